@@ -1,0 +1,111 @@
+# dsck - build, test, fuzz, install.
+#
+#   make                 libdsck.a and the tools in build/bin/
+#   make test            the whole suite: plain build, then ASan+UBSan build
+#   make test-plain      plain build only (fast inner loop)
+#   make test-asan       ASan+UBSan build only
+#   make demo            synth tiny -> inspect -> verify
+#   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make install PREFIX=/usr/local
+#   make clean
+
+PREFIX   ?= /usr/local
+B        ?= build
+CC       ?= cc
+VERSION  := 0.1.0
+
+WARN     := -std=c11 -Wall -Wextra -Werror -Wvla -Wshadow -Wformat=2 \
+            -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+             -DDSCK_VERSION='"$(VERSION)"' -pthread -Ilib
+LDLIBS   := -lcjson -lcrypto -lm -pthread
+ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+LIB_SRC  := $(sort $(wildcard lib/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+LIB_A    := $(B)/libdsck.a
+HDRS     := $(wildcard lib/*.h)
+
+TOOLS    := inspect verify synth
+TOOL_BIN := $(TOOLS:%=$(B)/bin/dsck-%)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+MAL_SRC  := $(sort $(wildcard tests/malformed/*.c))
+MAL_BIN  := $(B)/tests/malformed-corpus
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all test test-plain test-asan demo fuzz install clean tests-bin
+all: $(LIB_A) $(TOOL_BIN)
+
+$(B)/%.o: %.c $(HDRS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# A tool is every .c file in its folder, linked against libdsck.
+.SECONDEXPANSION:
+$(B)/bin/dsck-%: $$(patsubst %.c,$(B)/%.o,$$(wildcard $$*/*.c)) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/test_%: tests/unit/test_%.c tests/test.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+$(MAL_BIN): $(MAL_SRC) tests/malformed/corpus.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(MAL_SRC) $(LIB_A) $(LDLIBS)
+
+tests-bin: all $(UNIT_BIN) $(MAL_BIN)
+
+test-plain:
+	@$(MAKE) --no-print-directory B=build tests-bin >/dev/null
+	@tests/run.sh build plain
+
+test-asan:
+	@$(MAKE) --no-print-directory B=build-asan CFLAGS="-O1 -g" \
+		EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" tests-bin >/dev/null
+	@tests/run.sh build-asan asan
+
+# The README's test command: both suites, one closing count.
+test:
+	@$(MAKE) --no-print-directory B=build tests-bin >/dev/null
+	@$(MAKE) --no-print-directory B=build-asan CFLAGS="-O1 -g" \
+		EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" tests-bin >/dev/null
+	@tests/run.sh build plain build-asan asan
+
+demo: all
+	@tests/demo.sh build
+
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+fuzz:
+	@mkdir -p build-fuzz
+	@for src in $(FUZZ_SRC); do \
+		name=$$(basename $$src .c); \
+		$(FUZZ_CC) -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -fsanitize=fuzzer,address,undefined \
+			-o build-fuzz/$$name $$src $(LIB_SRC) $(LDLIBS) || exit 1; \
+	done
+	@for src in $(FUZZ_SRC); do \
+		name=$$(basename $$src .c); mkdir -p build-fuzz/corpus-$$name; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+		build-fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build-fuzz/corpus-$$name tests/fuzz/seeds/$$name 2>&1 | \
+			grep -E "stat::number_of_executed_units|ERROR|SUMMARY" ; \
+	done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/dsck
+	install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(HDRS) $(DESTDIR)$(PREFIX)/include/dsck/
+
+clean:
+	rm -rf build build-asan build-fuzz
