@@ -4,6 +4,7 @@
 #   make test            the whole suite: plain build, then ASan+UBSan build
 #   make test-plain      plain build only (fast inner loop)
 #   make test-asan       ASan+UBSan build only
+#   make deps            install the Debian packages and Python oracles (root)
 #   make demo            synth tiny -> inspect -> verify
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make install PREFIX=/usr/local
@@ -38,7 +39,15 @@ MAL_SRC  := $(sort $(wildcard tests/malformed/*.c))
 MAL_BIN  := $(B)/tests/malformed-corpus
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all test test-plain test-asan demo fuzz install clean tests-bin
+.PHONY: all test test-plain test-asan demo deps fuzz install clean tests-bin
+
+# Debian packages: compiler, cJSON, OpenSSL (SHA-256), clang for libFuzzer.
+DEB_PKGS := build-essential clang libcjson-dev libssl-dev python3 python3-pip
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null
+	python3 -m pip install -q -r tests/oracle/requirements.txt 2>/dev/null || \
+		python3 -m pip install -q --break-system-packages -r tests/oracle/requirements.txt
 all: $(LIB_A) $(TOOL_BIN)
 
 $(B)/%.o: %.c $(HDRS) Makefile
