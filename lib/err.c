@@ -188,4 +188,9 @@ void dsck_error_format(const struct dsck_error *e, char *buf, size_t n)
 	else if (e->found[0])
 		APPEND(" (found %s)", e->found);
 #undef APPEND
+	/* Every field may hold bytes from an untrusted file: the line goes to a
+	 * terminal, so control bytes (escape sequences, newlines) become '?'. */
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 }

@@ -133,13 +133,15 @@ static const char *kind_name(enum corpus_kind k)
 static int write_case(const char *outdir, const struct corpus_case *k,
 		      char *input, size_t input_n)
 {
-	char dir[4096], path[4096];
-	snprintf(dir, sizeof dir, "%s/%s", outdir, k->id);
+	char dir[2048], path[4096];
+	if ((size_t)snprintf(dir, sizeof dir, "%s/%s", outdir, k->id) >= sizeof dir)
+		return -1;
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 		return -1;
 	for (size_t i = 0; i < k->n_files; i++) {
 		const struct corpus_file *f = &k->files[i];
-		snprintf(path, sizeof path, "%s/%s", dir, f->name);
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, f->name) >= sizeof path)
+			return -1;
 		unlink(path);
 		if (f->link_target) {
 			if (symlink(f->link_target, path) != 0)
@@ -153,11 +155,12 @@ static int write_case(const char *outdir, const struct corpus_case *k,
 		if (fclose(fp) != 0 || w != f->len)
 			return -1;
 	}
+	int w;
 	if (k->kind == CORPUS_CKPT)
-		snprintf(input, input_n, "%s", dir);
+		w = snprintf(input, input_n, "%s", dir);
 	else
-		snprintf(input, input_n, "%s/%s", dir, k->files[0].name);
-	return 0;
+		w = snprintf(input, input_n, "%s/%s", dir, k->files[0].name);
+	return w > 0 && (size_t)w < input_n ? 0 : -1;
 }
 
 /* Run the library on one case; returns the code it gave. */

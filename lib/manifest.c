@@ -1,0 +1,1069 @@
+/*
+ * manifest.c - compute, write, load and compare checkpoint manifests
+ * (manifest.h, formats.md §7).
+ *
+ * Computing: one job per file, taken from a shared queue by a pool of
+ * pthreads. A shard is read once, front to back, in buf_bytes chunks; every
+ * chunk feeds the file hash and, past the header, the hash of the tensor
+ * whose byte range it covers (tensors tile the data buffer in offset order,
+ * ST-R10/ST-R14). Each job writes only its own result slots, so only the
+ * queue, the progress counter and the first error need the lock.
+ */
+#include "manifest.h"
+
+#include "arith.h"
+#include "io.h"
+#include "json.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MF_MAX_FILE_NAME 255u /* bytes, as IX-R4 */
+
+static int mf_has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+int dsck_manifest_is_aux_name(const char *name)
+{
+	static const char *const exts[] = { ".json", ".jinja", ".model", ".txt",
+					    ".tiktoken", ".py" };
+	if (!name || name[0] == '.' || name[0] == '\0')
+		return 0;
+	if (strncmp(name, DSCK_MANIFEST_NAME_PREFIX,
+		    sizeof(DSCK_MANIFEST_NAME_PREFIX) - 1) == 0)
+		return 0;
+	/* A name with control bytes could not be reported on one line. */
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+		if (mf_has_suffix(name, exts[i]))
+			return 1;
+	return 0;
+}
+
+void dsck_manifest_release(struct dsck_manifest *m)
+{
+	if (!m)
+		return;
+	if (m->files)
+		for (size_t i = 0; i < m->n_files; i++)
+			free(m->files[i].name);
+	free(m->files);
+	if (m->tensors)
+		for (size_t i = 0; i < m->n_tensors; i++)
+			free(m->tensors[i].name);
+	free(m->tensors);
+	*m = (struct dsck_manifest)DSCK_MANIFEST_INIT;
+}
+
+static int mf_cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct dsck_manifest_file *)a)->name,
+		      ((const struct dsck_manifest_file *)b)->name);
+}
+
+static int mf_cmp_tensor(const void *a, const void *b)
+{
+	return strcmp(((const struct dsck_manifest_tensor *)a)->name,
+		      ((const struct dsck_manifest_tensor *)b)->name);
+}
+
+static int mf_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1; /* uppercase is not the canonical form and is refused */
+}
+
+/* 64 lowercase hex digits -> 32 bytes; -1 if hex is not of that form. */
+static int mf_hex_decode(const char *hex, unsigned char raw[32])
+{
+	for (size_t i = 0; i < 32; i++) {
+		int hi = mf_hex_value(hex[2 * i]), lo;
+		if (hi < 0)
+			return -1;
+		lo = mf_hex_value(hex[2 * i + 1]);
+		if (lo < 0)
+			return -1;
+		raw[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return hex[64] == '\0' ? 0 : -1;
+}
+
+/* "a,b,c" (MF-R3, no spaces) or "[a, b, c]" for messages (bracket set).
+ * Truncated to n - 1 bytes; the MF-R3 buffer is sized for 8 dims. */
+static void mf_shape_text(const struct dsck_manifest_tensor *t, const char *sep,
+			  int bracket, char *buf, size_t n)
+{
+	size_t len = 0;
+	int w;
+	buf[0] = '\0';
+	if (bracket && (w = snprintf(buf, n, "[")) > 0)
+		len = (size_t)w;
+	for (uint32_t d = 0; d < t->ndim && len < n; d++) {
+		w = snprintf(buf + len, n - len, "%s%llu", d ? sep : "",
+			     (unsigned long long)t->shape[d]);
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+	if (bracket && len < n)
+		snprintf(buf + len, n - len, "]");
+}
+
+/*
+ * MF-R3: SHA-256 over the tensors in bytewise name order (m->tensors is
+ * sorted), each as name NUL dtype NUL shape NUL raw-digest.
+ */
+static enum dsck_err mf_model_hash(struct dsck_manifest *m, struct dsck_error *err)
+{
+	struct dsck_sha256 h;
+	enum dsck_err rc = dsck_sha256_init(&h, err);
+	char shape[DSCK_MAX_DIMS * 21 + 1];
+	unsigned char raw[32];
+
+	for (size_t i = 0; rc == DSCK_OK && i < m->n_tensors; i++) {
+		const struct dsck_manifest_tensor *t = &m->tensors[i];
+		const char *dt = dsck_dtype_name(t->dtype);
+		mf_shape_text(t, ",", 0, shape, sizeof shape);
+		if (!dt || mf_hex_decode(t->sha256, raw) != 0) {
+			dsck_error_tensor(err, t->name);
+			rc = dsck_error_set(err, DSCK_E_INVALID_MANIFEST,
+					    "tensor without a dtype or hash");
+			break;
+		}
+		if ((rc = dsck_sha256_update(&h, t->name, strlen(t->name) + 1, err)) ||
+		    (rc = dsck_sha256_update(&h, dt, strlen(dt) + 1, err)) ||
+		    (rc = dsck_sha256_update(&h, shape, strlen(shape) + 1, err)) ||
+		    (rc = dsck_sha256_update(&h, raw, sizeof raw, err)))
+			break;
+	}
+	if (rc) {
+		dsck_sha256_release(&h);
+		return rc;
+	}
+	return dsck_sha256_final(&h, m->model_sha256, err);
+}
+
+/* ---- computing ------------------------------------------------------ */
+
+struct mf_job {
+	size_t file;                /* slot in m->files */
+	const struct dsck_st *st;   /* the shard, or NULL for an aux file */
+};
+
+struct mf_run {
+	const struct dsck_ckpt *ck;
+	struct dsck_manifest *m;
+	size_t *tensor_slot;        /* per shard: first entry of slot_of */
+	size_t *slot_of;            /* shard s, local tensor j -> m->tensors slot */
+	struct mf_job *jobs;
+	size_t n_jobs;
+	size_t buf_bytes;
+
+	pthread_mutex_t lock;       /* guards everything below */
+	size_t next_job;
+	int failed;
+	enum dsck_err rc;
+	struct dsck_error err;      /* the first failure */
+	uint64_t done, total;       /* bytes */
+	dsck_manifest_progress_fn progress;
+	void *user;
+};
+
+/* Count n more bytes done; returns nonzero if another job has failed. */
+static int mf_run_advance(struct mf_run *run, uint64_t n)
+{
+	int stop;
+	pthread_mutex_lock(&run->lock);
+	run->done += n;
+	stop = run->failed;
+	if (!stop && run->progress)
+		run->progress(run->done, run->total, run->user);
+	pthread_mutex_unlock(&run->lock);
+	return stop;
+}
+
+static void mf_run_fail(struct mf_run *run, enum dsck_err rc,
+			const struct dsck_error *err)
+{
+	pthread_mutex_lock(&run->lock);
+	if (!run->failed) {
+		run->failed = 1;
+		run->rc = rc;
+		run->err = *err;
+	}
+	pthread_mutex_unlock(&run->lock);
+}
+
+/*
+ * State of the per-tensor hashing inside one shard: tensor cur (in offset
+ * order) is being hashed in h.
+ */
+struct mf_tensor_feed {
+	const struct dsck_st *st;
+	const size_t *slots;        /* local tensor -> m->tensors slot */
+	struct dsck_manifest *m;
+	size_t cur;
+	struct dsck_sha256 h;       /* live while cur < st->n_tensors */
+};
+
+static enum dsck_err mf_feed_start(struct mf_tensor_feed *f, struct dsck_error *err)
+{
+	if (f->cur >= f->st->n_tensors)
+		return DSCK_OK;
+	return dsck_sha256_init(&f->h, err);
+}
+
+/* Finish tensor cur and start the next. */
+static enum dsck_err mf_feed_next(struct mf_tensor_feed *f, struct dsck_error *err)
+{
+	enum dsck_err rc = dsck_sha256_final(&f->h,
+					     f->m->tensors[f->slots[f->cur]].sha256,
+					     err);
+	if (rc)
+		return rc;
+	f->cur++;
+	return mf_feed_start(f, err);
+}
+
+/*
+ * Feed the bytes buf[0..n) found at file offset pos to the tensor hashes.
+ * Bytes before data_start are header and belong to no tensor.
+ */
+static enum dsck_err mf_feed(struct mf_tensor_feed *f, const unsigned char *buf,
+			     uint64_t pos, size_t n, struct dsck_error *err)
+{
+	const struct dsck_st *st = f->st;
+	uint64_t p = pos, end = pos + n; /* pos + n <= file size: no overflow */
+	enum dsck_err rc;
+
+	if (p < st->data_start)
+		p = end < st->data_start ? end : st->data_start;
+	while (p < end) {
+		uint64_t rel = p - st->data_start;
+		/* Zero-size tensors and finished ones end at or before rel. */
+		while (f->cur < st->n_tensors && st->tensors[f->cur].end <= rel)
+			if ((rc = mf_feed_next(f, err)))
+				return rc;
+		if (f->cur >= st->n_tensors)
+			break; /* past the last tensor: cannot happen after ST-R14 */
+		uint64_t take = st->tensors[f->cur].end - rel;
+		if (take > end - p)
+			take = end - p;
+		rc = dsck_sha256_update(&f->h, buf + (p - pos), (size_t)take, err);
+		if (rc)
+			return rc;
+		p += take;
+	}
+	return DSCK_OK;
+}
+
+/* Hash one file of the job list; a shard also hashes its tensors. */
+static enum dsck_err mf_hash_job(struct mf_run *run, const struct mf_job *job,
+				 unsigned char *buf, struct dsck_error *err)
+{
+	struct dsck_manifest_file *mfile = &run->m->files[job->file];
+	struct dsck_file own = DSCK_FILE_INIT;
+	const struct dsck_file *f;
+	struct dsck_sha256 fh = { NULL };
+	struct mf_tensor_feed feed = { 0 };
+	enum dsck_err rc;
+	uint64_t pos = 0;
+
+	if (job->st) {
+		f = &job->st->file;
+	} else {
+		size_t dlen = strlen(run->ck->dir) + strlen(mfile->name) + 2;
+		char *display = malloc(dlen);
+		if (!display)
+			return dsck_error_set(err, DSCK_E_NOMEM, "file path");
+		snprintf(display, dlen, "%s/%s", run->ck->dir, mfile->name);
+		/* O_NOFOLLOW: never read outside the directory (IX-R5). */
+		rc = dsck_file_openat(&own, run->ck->dirfd, mfile->name, display, err);
+		free(display);
+		if (rc)
+			return rc;
+		f = &own;
+	}
+	mfile->size = f->size;
+
+	rc = dsck_sha256_init(&fh, err);
+	if (rc)
+		goto out;
+	if (job->st) {
+		feed.st = job->st;
+		feed.m = run->m;
+		feed.slots = &run->slot_of[run->tensor_slot[job->file]];
+		rc = mf_feed_start(&feed, err);
+		if (rc)
+			goto out;
+	}
+	while (pos < f->size) {
+		uint64_t left = f->size - pos;
+		size_t n = left < run->buf_bytes ? (size_t)left : run->buf_bytes;
+		rc = dsck_file_pread(f, pos, buf, n, err);
+		if (rc)
+			goto out;
+		rc = dsck_sha256_update(&fh, buf, n, err);
+		if (rc)
+			goto out;
+		if (job->st && (rc = mf_feed(&feed, buf, pos, n, err)))
+			goto out;
+		dsck_file_drop_cache(f, pos, n);
+		pos += n;
+		if (mf_run_advance(run, n)) {
+			rc = DSCK_E_IO; /* another job failed; its error is kept */
+			goto out;
+		}
+	}
+	if (job->st) {
+		/* Trailing zero-size tensors, and the last one. */
+		while (feed.cur < job->st->n_tensors)
+			if ((rc = mf_feed_next(&feed, err)))
+				goto out;
+	}
+	rc = dsck_sha256_final(&fh, mfile->sha256, err);
+out:
+	dsck_sha256_release(&fh);
+	dsck_sha256_release(&feed.h); /* no-op unless a tensor hash is live */
+	dsck_file_close(&own);
+	return rc;
+}
+
+static void *mf_worker(void *arg)
+{
+	struct mf_run *run = arg;
+	unsigned char *buf = malloc(run->buf_bytes);
+	struct dsck_error err;
+
+	dsck_error_clear(&err);
+	if (!buf) {
+		enum dsck_err rc = dsck_error_set(&err, DSCK_E_NOMEM, "read buffer");
+		mf_run_fail(run, rc, &err);
+		return NULL;
+	}
+	for (;;) {
+		size_t j;
+		pthread_mutex_lock(&run->lock);
+		j = run->failed ? run->n_jobs : run->next_job;
+		if (j < run->n_jobs)
+			run->next_job++;
+		pthread_mutex_unlock(&run->lock);
+		if (j >= run->n_jobs)
+			break;
+		enum dsck_err rc = mf_hash_job(run, &run->jobs[j], buf, &err);
+		if (rc) {
+			mf_run_fail(run, rc, &err);
+			break;
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Is name one of the checkpoint's shards? (shard_names is small: linear.) */
+static int mf_is_shard(const struct dsck_ckpt *ck, const char *name)
+{
+	for (size_t i = 0; i < ck->n_shards; i++)
+		if (strcmp(ck->shard_names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Does ck come from one explicitly named .safetensors file? */
+static int mf_ckpt_is_single_file(const struct dsck_ckpt *ck)
+{
+	struct stat st;
+	return !ck->has_index && stat(ck->path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       mf_has_suffix(ck->path, ".safetensors");
+}
+
+/* List the files of the manifest into m->files (unsorted, hashes empty):
+ * the shards first, in shard order, then aux files of the directory. */
+static enum dsck_err mf_list_files(const struct dsck_ckpt *ck,
+				   struct dsck_manifest *m, struct dsck_error *err)
+{
+	enum dsck_err rc = DSCK_OK;
+	size_t cap = ck->n_shards + 16;
+	DIR *d = NULL;
+	int fd = -1;
+
+	m->files = calloc(cap, sizeof *m->files);
+	if (!m->files)
+		return dsck_error_set(err, DSCK_E_NOMEM, "file table");
+	for (size_t i = 0; i < ck->n_shards; i++) {
+		m->files[i].name = strdup(ck->shard_names[i]);
+		if (!m->files[i].name)
+			return dsck_error_set(err, DSCK_E_NOMEM, "file name");
+		m->n_files++;
+	}
+	if (mf_ckpt_is_single_file(ck))
+		return DSCK_OK;
+
+	fd = openat(ck->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		dsck_error_file(err, ck->dir);
+		return dsck_error_set(err, dsck_err_from_errno(e), "list directory: %s",
+				      strerror(e));
+	}
+	for (;;) {
+		struct stat st;
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (!de) {
+			if (errno) {
+				int e = errno;
+				dsck_error_file(err, ck->dir);
+				rc = dsck_error_set(err, DSCK_E_IO, "readdir: %s", strerror(e));
+			}
+			break;
+		}
+		if (!dsck_manifest_is_aux_name(de->d_name) || mf_is_shard(ck, de->d_name))
+			continue;
+		if (fstatat(ck->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			int e = errno;
+			dsck_error_file(err, de->d_name);
+			rc = dsck_error_set(err, dsck_err_from_errno(e), "stat: %s", strerror(e));
+			break;
+		}
+		if (S_ISDIR(st.st_mode))
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			dsck_error_file(err, de->d_name);
+			rc = dsck_error_set(err, DSCK_E_BAD_SHARD_PATH,
+					    "is a symbolic link; checkpoint files must be regular files inside the directory");
+			break;
+		}
+		if (m->n_files == cap) {
+			size_t ncap = cap * 2;
+			struct dsck_manifest_file *nf = realloc(m->files, ncap * sizeof *nf);
+			if (!nf) {
+				rc = dsck_error_set(err, DSCK_E_NOMEM, "file table");
+				break;
+			}
+			memset(nf + cap, 0, (ncap - cap) * sizeof *nf);
+			m->files = nf;
+			cap = ncap;
+		}
+		m->files[m->n_files].name = strdup(de->d_name);
+		if (!m->files[m->n_files].name) {
+			rc = dsck_error_set(err, DSCK_E_NOMEM, "file name");
+			break;
+		}
+		m->n_files++;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Fill m->tensors (same order as ck->tensors: by name) and the slot map
+ * shard-local tensor -> slot. */
+static enum dsck_err mf_list_tensors(const struct dsck_ckpt *ck,
+				     struct dsck_manifest *m, struct mf_run *run,
+				     struct dsck_error *err)
+{
+	size_t total = 0;
+	m->tensors = calloc(ck->n ? ck->n : 1, sizeof *m->tensors);
+	run->tensor_slot = calloc(ck->n_shards + 1, sizeof *run->tensor_slot);
+	run->slot_of = calloc(ck->n ? ck->n : 1, sizeof *run->slot_of);
+	if (!m->tensors || !run->tensor_slot || !run->slot_of)
+		return dsck_error_set(err, DSCK_E_NOMEM, "tensor table");
+	for (size_t i = 0; i < ck->n; i++) {
+		const struct dsck_ckpt_tensor *ct = &ck->tensors[i];
+		struct dsck_manifest_tensor *t = &m->tensors[i];
+		t->name = strdup(ct->t->name);
+		if (!t->name)
+			return dsck_error_set(err, DSCK_E_NOMEM, "tensor name");
+		m->n_tensors++;
+		/* files[s] is shard s until the files are sorted; the view is
+		 * fixed up after sorting. */
+		t->file = NULL;
+		t->dtype = ct->t->dtype;
+		t->ndim = ct->t->ndim;
+		memcpy(t->shape, ct->t->shape, sizeof t->shape);
+	}
+	for (size_t s = 0; s < ck->n_shards; s++) {
+		const struct dsck_st *st = ck->shards[s];
+		run->tensor_slot[s] = total;
+		for (size_t j = 0; j < st->n_tensors; j++) {
+			const struct dsck_ckpt_tensor *ct =
+				dsck_ckpt_find(ck, st->tensors[j].name, st->tensors[j].name_len);
+			if (!ct)
+				return dsck_error_set(err, DSCK_E_TENSOR_NOT_FOUND,
+						      "shard tensor missing from the table");
+			run->slot_of[total + j] = (size_t)(ct - ck->tensors);
+		}
+		total += st->n_tensors;
+	}
+	return DSCK_OK;
+}
+
+enum dsck_err dsck_manifest_compute(const struct dsck_ckpt *ck,
+				    const struct dsck_manifest_opts *opts,
+				    struct dsck_manifest *out,
+				    struct dsck_error *err)
+{
+	enum dsck_err rc;
+	struct dsck_manifest m = DSCK_MANIFEST_INIT;
+	struct mf_run run;
+	pthread_t *tids = NULL;
+	size_t n_threads = opts && opts->threads ? opts->threads : 1, started = 0;
+	size_t *sorted_pos = NULL;
+	int lock_ok = 0;
+
+	*out = (struct dsck_manifest)DSCK_MANIFEST_INIT;
+	memset(&run, 0, sizeof run);
+	run.ck = ck;
+	run.m = &m;
+	run.buf_bytes = opts && opts->buf_bytes ? opts->buf_bytes : DSCK_MANIFEST_BUF_DEFAULT;
+	run.progress = opts ? opts->progress : NULL;
+	run.user = opts ? opts->user : NULL;
+	dsck_error_clear(&run.err);
+	if (n_threads > DSCK_MANIFEST_MAX_THREADS)
+		n_threads = DSCK_MANIFEST_MAX_THREADS;
+
+	rc = mf_list_files(ck, &m, err);
+	if (rc)
+		goto out;
+	rc = mf_list_tensors(ck, &m, &run, err);
+	if (rc)
+		goto out;
+
+	/* Jobs in listing order: files[s] is shard s for s < n_shards. */
+	run.jobs = calloc(m.n_files ? m.n_files : 1, sizeof *run.jobs);
+	if (!run.jobs) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "job table");
+		goto out;
+	}
+	for (size_t i = 0; i < m.n_files; i++) {
+		run.jobs[i].file = i;
+		run.jobs[i].st = i < ck->n_shards ? ck->shards[i] : NULL;
+	}
+	run.n_jobs = m.n_files;
+	/* The total for progress: shard sizes are known; aux files are
+	 * stat'ed here and re-measured by fstat when hashed. */
+	for (size_t i = 0; i < m.n_files; i++) {
+		uint64_t sz = 0, sum;
+		struct stat st;
+		if (i < ck->n_shards)
+			sz = ck->shards[i]->file.size;
+		else if (fstatat(ck->dirfd, m.files[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			sz = (uint64_t)st.st_size;
+		if (dsck_add_u64(run.total, sz, &sum)) {
+			rc = dsck_error_set(err, DSCK_E_OVERFLOW, "byte total");
+			goto out;
+		}
+		run.total = sum;
+	}
+
+	if (pthread_mutex_init(&run.lock, NULL) != 0) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "lock");
+		goto out;
+	}
+	lock_ok = 1;
+	if (n_threads > run.n_jobs)
+		n_threads = run.n_jobs ? run.n_jobs : 1;
+	tids = calloc(n_threads, sizeof *tids);
+	if (!tids) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "thread table");
+		goto out;
+	}
+	/* Start what we can; with none started the caller's thread works. */
+	for (started = 0; started < n_threads; started++)
+		if (pthread_create(&tids[started], NULL, mf_worker, &run) != 0)
+			break;
+	if (started == 0)
+		mf_worker(&run);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	if (run.failed) {
+		if (err)
+			*err = run.err;
+		rc = run.rc;
+		goto out;
+	}
+
+	/* Sort files; point tensors at their shard's (moved) name. */
+	sorted_pos = malloc((ck->n_shards ? ck->n_shards : 1) * sizeof *sorted_pos);
+	if (!sorted_pos) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "file order");
+		goto out;
+	}
+	qsort(m.files, m.n_files, sizeof *m.files, mf_cmp_file);
+	for (size_t s = 0; s < ck->n_shards; s++) {
+		struct dsck_manifest_file key = { ck->shard_names[s], 0, { 0 } };
+		struct dsck_manifest_file *hit = bsearch(&key, m.files, m.n_files,
+							 sizeof *m.files, mf_cmp_file);
+		sorted_pos[s] = hit ? (size_t)(hit - m.files) : 0;
+	}
+	for (size_t i = 0; i < m.n_tensors; i++)
+		m.tensors[i].file = m.files[sorted_pos[ck->tensors[i].shard]].name;
+
+	rc = mf_model_hash(&m, err);
+	if (rc)
+		goto out;
+	*out = m;
+	m = (struct dsck_manifest)DSCK_MANIFEST_INIT;
+out:
+	free(sorted_pos);
+	free(tids);
+	if (lock_ok)
+		pthread_mutex_destroy(&run.lock);
+	free(run.jobs);
+	free(run.tensor_slot);
+	free(run.slot_of);
+	dsck_manifest_release(&m);
+	return rc;
+}
+
+/* ---- writing -------------------------------------------------------- */
+
+/* Growable text buffer; ok turns 0 on allocation failure and stays 0. */
+struct mf_buf {
+	char *p;
+	size_t len, cap;
+	int ok;
+};
+
+static void mf_buf_add(struct mf_buf *b, const char *s, size_t n)
+{
+	if (!b->ok)
+		return;
+	if (n > SIZE_MAX / 2 - b->len) {
+		b->ok = 0;
+		return;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t ncap = b->cap ? b->cap : 65536;
+		while (ncap < b->len + n + 1)
+			ncap *= 2;
+		char *np = realloc(b->p, ncap);
+		if (!np) {
+			b->ok = 0;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void mf_buf_str(struct mf_buf *b, const char *s)
+{
+	mf_buf_add(b, s, strlen(s));
+}
+
+/* A JSON string: names are valid UTF-8 already (J-R2 on every input they
+ * came from), so only '"', '\\' and control bytes need escaping. */
+static void mf_buf_json_str(struct mf_buf *b, const char *s)
+{
+	char esc[8];
+	mf_buf_add(b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			mf_buf_add(b, esc, 2);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			snprintf(esc, sizeof esc, "\\u%04x", *p);
+			mf_buf_str(b, esc);
+		} else {
+			mf_buf_add(b, (const char *)p, 1);
+		}
+	}
+	mf_buf_add(b, "\"", 1);
+}
+
+enum dsck_err dsck_manifest_write(const struct dsck_manifest *m, const char *path,
+				  struct dsck_error *err)
+{
+	struct mf_buf b = { NULL, 0, 0, 1 };
+	char num[64];
+	enum dsck_err rc;
+
+	mf_buf_str(&b, "{\n  \"dsck_manifest\": 1,\n  \"files\": {");
+	for (size_t i = 0; i < m->n_files; i++) {
+		const struct dsck_manifest_file *f = &m->files[i];
+		mf_buf_str(&b, i ? ",\n    " : "\n    ");
+		mf_buf_json_str(&b, f->name);
+		mf_buf_str(&b, ": {\"sha256\": \"");
+		mf_buf_str(&b, f->sha256);
+		snprintf(num, sizeof num, "\", \"size\": %llu}", (unsigned long long)f->size);
+		mf_buf_str(&b, num);
+	}
+	mf_buf_str(&b, m->n_files ? "\n  },\n  \"model_sha256\": \"" : "},\n  \"model_sha256\": \"");
+	mf_buf_str(&b, m->model_sha256);
+	mf_buf_str(&b, "\",\n  \"tensors\": {");
+	for (size_t i = 0; i < m->n_tensors; i++) {
+		const struct dsck_manifest_tensor *t = &m->tensors[i];
+		const char *dt = dsck_dtype_name(t->dtype);
+		mf_buf_str(&b, i ? ",\n    " : "\n    ");
+		mf_buf_json_str(&b, t->name);
+		mf_buf_str(&b, ": {\"dtype\": \"");
+		mf_buf_str(&b, dt ? dt : "");
+		mf_buf_str(&b, "\", \"sha256\": \"");
+		mf_buf_str(&b, t->sha256);
+		mf_buf_str(&b, "\", \"shape\": [");
+		for (uint32_t d = 0; d < t->ndim; d++) {
+			snprintf(num, sizeof num, "%s%llu", d ? ", " : "",
+				 (unsigned long long)t->shape[d]);
+			mf_buf_str(&b, num);
+		}
+		mf_buf_str(&b, "]}");
+	}
+	mf_buf_str(&b, m->n_tensors ? "\n  }\n}\n" : "}\n}\n");
+	if (!b.ok) {
+		free(b.p);
+		return dsck_error_set(err, DSCK_E_NOMEM, "manifest text");
+	}
+	rc = dsck_write_file_atomic(path, b.p, b.len, err);
+	free(b.p);
+	return rc;
+}
+
+/* ---- loading -------------------------------------------------------- */
+
+static enum dsck_err mf_bad(struct dsck_error *err, const char *key,
+			    const char *what)
+{
+	dsck_error_tensor(err, key);
+	return dsck_error_set(err, DSCK_E_INVALID_MANIFEST, "%s", what);
+}
+
+/* Check obj is an object with exactly the n keys given. */
+static int mf_exact_keys(const cJSON *obj, const char *const *keys, size_t n)
+{
+	size_t count = 0;
+	if (!cJSON_IsObject(obj))
+		return -1;
+	for (const cJSON *it = obj->child; it; it = it->next) {
+		size_t k;
+		for (k = 0; k < n; k++)
+			if (strcmp(it->string, keys[k]) == 0)
+				break;
+		if (k == n)
+			return -1;
+		count++;
+	}
+	return count == n ? 0 : -1; /* keys are unique (J-R6) */
+}
+
+static int mf_get_hex(const cJSON *obj, const char *key, char out[DSCK_SHA256_HEX])
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+	unsigned char raw[32];
+	if (!cJSON_IsString(it) || !it->valuestring ||
+	    dsck_json_strlen(it->valuestring) != 64 ||
+	    mf_hex_decode(it->valuestring, raw) != 0)
+		return -1;
+	memcpy(out, it->valuestring, DSCK_SHA256_HEX);
+	return 0;
+}
+
+/* A file name of a manifest: 1..255 bytes, no separator, no control byte,
+ * not "." or "..". Names are compared, never opened, but they are printed. */
+static int mf_check_file_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > MF_MAX_FILE_NAME || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return -1;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p == '/' || *p == '\\' || *p < 0x20 || *p == 0x7f)
+			return -1;
+	return 0;
+}
+
+static enum dsck_err mf_parse_files(const cJSON *files, struct dsck_manifest *m,
+				    struct dsck_error *err)
+{
+	static const char *const keys[] = { "sha256", "size" };
+	size_t n = 0;
+	for (const cJSON *it = files->child; it; it = it->next)
+		n++;
+	m->files = calloc(n ? n : 1, sizeof *m->files);
+	if (!m->files)
+		return dsck_error_set(err, DSCK_E_NOMEM, "manifest files");
+	for (const cJSON *it = files->child; it; it = it->next) {
+		struct dsck_manifest_file *f = &m->files[m->n_files];
+		if (mf_check_file_name(it->string) != 0)
+			return mf_bad(err, it->string, "file name is not a plain file name");
+		if (mf_exact_keys(it, keys, 2) != 0)
+			return mf_bad(err, it->string, "file entry needs exactly sha256 and size");
+		if (mf_get_hex(it, "sha256", f->sha256) != 0)
+			return mf_bad(err, it->string, "file sha256 is not 64 lowercase hex digits");
+		if (dsck_json_u64(cJSON_GetObjectItemCaseSensitive(it, "size"), &f->size) != 0)
+			return mf_bad(err, it->string, "file size is not an exact integer");
+		f->name = strdup(it->string);
+		if (!f->name)
+			return dsck_error_set(err, DSCK_E_NOMEM, "manifest file name");
+		m->n_files++;
+	}
+	qsort(m->files, m->n_files, sizeof *m->files, mf_cmp_file);
+	return DSCK_OK;
+}
+
+static enum dsck_err mf_parse_tensors(const cJSON *tensors, struct dsck_manifest *m,
+				      struct dsck_error *err)
+{
+	static const char *const keys[] = { "dtype", "sha256", "shape" };
+	size_t n = 0;
+	for (const cJSON *it = tensors->child; it; it = it->next)
+		n++;
+	m->tensors = calloc(n ? n : 1, sizeof *m->tensors);
+	if (!m->tensors)
+		return dsck_error_set(err, DSCK_E_NOMEM, "manifest tensors");
+	for (const cJSON *it = tensors->child; it; it = it->next) {
+		struct dsck_manifest_tensor *t = &m->tensors[m->n_tensors];
+		const cJSON *dt, *shape;
+		if (it->string[0] == '\0')
+			return mf_bad(err, it->string, "empty tensor name");
+		if (mf_exact_keys(it, keys, 3) != 0)
+			return mf_bad(err, it->string, "tensor entry needs exactly dtype, sha256 and shape");
+		if (mf_get_hex(it, "sha256", t->sha256) != 0)
+			return mf_bad(err, it->string, "tensor sha256 is not 64 lowercase hex digits");
+		dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
+		if (!cJSON_IsString(dt) || !dt->valuestring ||
+		    dsck_dtype_from_name(dt->valuestring, dsck_json_strlen(dt->valuestring),
+					 &t->dtype) != 0)
+			return mf_bad(err, it->string, "tensor dtype is not a safetensors dtype name");
+		shape = cJSON_GetObjectItemCaseSensitive(it, "shape");
+		if (!cJSON_IsArray(shape))
+			return mf_bad(err, it->string, "tensor shape is not an array");
+		for (const cJSON *d = shape->child; d; d = d->next) {
+			if (t->ndim == DSCK_MAX_DIMS)
+				return mf_bad(err, it->string, "tensor shape has more than 8 dimensions");
+			if (dsck_json_u64(d, &t->shape[t->ndim]) != 0)
+				return mf_bad(err, it->string, "tensor shape entry is not an exact integer");
+			t->ndim++;
+		}
+		t->name = strdup(it->string);
+		if (!t->name)
+			return dsck_error_set(err, DSCK_E_NOMEM, "manifest tensor name");
+		m->n_tensors++;
+	}
+	qsort(m->tensors, m->n_tensors, sizeof *m->tensors, mf_cmp_tensor);
+	return DSCK_OK;
+}
+
+enum dsck_err dsck_manifest_parse(const char *text, size_t len, const char *path,
+				  struct dsck_manifest *out, struct dsck_error *err)
+{
+	static const char *const keys[] = { "dsck_manifest", "files", "model_sha256",
+					    "tensors" };
+	struct dsck_manifest m = DSCK_MANIFEST_INIT;
+	cJSON *root = NULL;
+	const cJSON *files, *tensors;
+	uint64_t version;
+	enum dsck_err rc;
+
+	*out = (struct dsck_manifest)DSCK_MANIFEST_INIT;
+	if (path)
+		dsck_error_file(err, path);
+	if (len > DSCK_MANIFEST_MAX_BYTES) {
+		rc = dsck_error_set(err, DSCK_E_LIMIT, "manifest too large");
+		goto out;
+	}
+	rc = dsck_json_parse(text, len, 0, &root, err);
+	if (rc)
+		goto out;
+	if (mf_exact_keys(root, keys, 4) != 0) {
+		rc = mf_bad(err, "", "top level needs exactly dsck_manifest, files, model_sha256 and tensors");
+		goto out;
+	}
+	if (dsck_json_u64(cJSON_GetObjectItemCaseSensitive(root, "dsck_manifest"), &version) != 0 ||
+	    version != DSCK_MANIFEST_VERSION) {
+		dsck_error_expect(err, "%d", DSCK_MANIFEST_VERSION);
+		rc = mf_bad(err, "dsck_manifest", "unknown manifest version");
+		goto out;
+	}
+	if (mf_get_hex(root, "model_sha256", m.model_sha256) != 0) {
+		rc = mf_bad(err, "model_sha256", "not 64 lowercase hex digits");
+		goto out;
+	}
+	files = cJSON_GetObjectItemCaseSensitive(root, "files");
+	tensors = cJSON_GetObjectItemCaseSensitive(root, "tensors");
+	if (!cJSON_IsObject(files)) {
+		rc = mf_bad(err, "files", "not an object");
+		goto out;
+	}
+	if (!cJSON_IsObject(tensors)) {
+		rc = mf_bad(err, "tensors", "not an object");
+		goto out;
+	}
+	rc = mf_parse_files(files, &m, err);
+	if (rc)
+		goto out;
+	rc = mf_parse_tensors(tensors, &m, err);
+	if (rc)
+		goto out;
+	if (path)
+		dsck_error_clear(err);
+	*out = m;
+	m = (struct dsck_manifest)DSCK_MANIFEST_INIT;
+out:
+	cJSON_Delete(root);
+	dsck_manifest_release(&m);
+	return rc;
+}
+
+enum dsck_err dsck_manifest_load(const char *path, struct dsck_manifest *out,
+				 struct dsck_error *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	enum dsck_err rc;
+
+	*out = (struct dsck_manifest)DSCK_MANIFEST_INIT;
+	rc = dsck_file_read_all(path, DSCK_MANIFEST_MAX_BYTES, &text, &len, err);
+	if (rc)
+		return rc;
+	rc = dsck_manifest_parse(text, len, path, out, err);
+	free(text);
+	return rc;
+}
+
+/* ---- comparing ------------------------------------------------------ */
+
+const char *dsck_manifest_diff_name(enum dsck_manifest_diff_kind kind)
+{
+	switch (kind) {
+	case DSCK_DIFF_FILE_SIZE: return "FILE_SIZE";
+	case DSCK_DIFF_FILE_HASH: return "FILE_HASH";
+	case DSCK_DIFF_FILE_MISSING: return "FILE_MISSING";
+	case DSCK_DIFF_FILE_UNEXPECTED: return "FILE_UNEXPECTED";
+	case DSCK_DIFF_TENSOR_DTYPE: return "TENSOR_DTYPE";
+	case DSCK_DIFF_TENSOR_SHAPE: return "TENSOR_SHAPE";
+	case DSCK_DIFF_TENSOR_HASH: return "TENSOR_HASH";
+	case DSCK_DIFF_TENSOR_MISSING: return "TENSOR_MISSING";
+	case DSCK_DIFF_TENSOR_UNEXPECTED: return "TENSOR_UNEXPECTED";
+	case DSCK_DIFF_MODEL_HASH: return "MODEL_HASH";
+	}
+	return "UNKNOWN";
+}
+
+/* Counts and forwards one difference. */
+struct mf_cmp {
+	dsck_manifest_diff_fn cb;
+	void *user;
+	size_t count;
+};
+
+static void mf_report(struct mf_cmp *c, enum dsck_manifest_diff_kind kind,
+		      const char *file, const char *tensor,
+		      const char *expected, const char *found)
+{
+	struct dsck_manifest_diff d;
+	c->count++;
+	if (!c->cb)
+		return;
+	d.kind = kind;
+	d.file = file;
+	d.tensor = tensor;
+	snprintf(d.expected, sizeof d.expected, "%s", expected ? expected : "");
+	snprintf(d.found, sizeof d.found, "%s", found ? found : "");
+	c->cb(&d, c->user);
+}
+
+static void mf_compare_files(const struct dsck_manifest *e,
+			     const struct dsck_manifest *a, struct mf_cmp *c)
+{
+	size_t i = 0, j = 0;
+	char x[32], y[32];
+	while (i < e->n_files || j < a->n_files) {
+		int r = i == e->n_files ? 1 : j == a->n_files ? -1
+			: strcmp(e->files[i].name, a->files[j].name);
+		if (r < 0) {
+			mf_report(c, DSCK_DIFF_FILE_MISSING, e->files[i].name, NULL,
+				  "present", "absent");
+			i++;
+		} else if (r > 0) {
+			mf_report(c, DSCK_DIFF_FILE_UNEXPECTED, a->files[j].name, NULL,
+				  "absent", "present");
+			j++;
+		} else {
+			const struct dsck_manifest_file *fe = &e->files[i], *fa = &a->files[j];
+			if (fe->size != fa->size) {
+				snprintf(x, sizeof x, "%llu", (unsigned long long)fe->size);
+				snprintf(y, sizeof y, "%llu", (unsigned long long)fa->size);
+				mf_report(c, DSCK_DIFF_FILE_SIZE, fe->name, NULL, x, y);
+			}
+			if (strcmp(fe->sha256, fa->sha256) != 0)
+				mf_report(c, DSCK_DIFF_FILE_HASH, fe->name, NULL,
+					  fe->sha256, fa->sha256);
+			i++;
+			j++;
+		}
+	}
+}
+
+static void mf_compare_tensors(const struct dsck_manifest *e,
+			       const struct dsck_manifest *a, struct mf_cmp *c)
+{
+	size_t i = 0, j = 0;
+	char x[DSCK_DIFF_TEXT], y[DSCK_DIFF_TEXT];
+	while (i < e->n_tensors || j < a->n_tensors) {
+		int r = i == e->n_tensors ? 1 : j == a->n_tensors ? -1
+			: strcmp(e->tensors[i].name, a->tensors[j].name);
+		if (r < 0) {
+			const struct dsck_manifest_tensor *t = &e->tensors[i++];
+			mf_report(c, DSCK_DIFF_TENSOR_MISSING, t->file, t->name,
+				  "present", "absent");
+			continue;
+		}
+		if (r > 0) {
+			const struct dsck_manifest_tensor *t = &a->tensors[j++];
+			mf_report(c, DSCK_DIFF_TENSOR_UNEXPECTED, t->file, t->name,
+				  "absent", "present");
+			continue;
+		}
+		const struct dsck_manifest_tensor *te = &e->tensors[i++];
+		const struct dsck_manifest_tensor *ta = &a->tensors[j++];
+		const char *file = ta->file ? ta->file : te->file;
+		if (te->dtype != ta->dtype) {
+			const char *de = dsck_dtype_name(te->dtype), *da = dsck_dtype_name(ta->dtype);
+			mf_report(c, DSCK_DIFF_TENSOR_DTYPE, file, te->name,
+				  de ? de : "?", da ? da : "?");
+		}
+		if (te->ndim != ta->ndim ||
+		    memcmp(te->shape, ta->shape, te->ndim * sizeof te->shape[0]) != 0) {
+			mf_shape_text(te, ", ", 1, x, sizeof x);
+			mf_shape_text(ta, ", ", 1, y, sizeof y);
+			mf_report(c, DSCK_DIFF_TENSOR_SHAPE, file, te->name, x, y);
+		}
+		if (strcmp(te->sha256, ta->sha256) != 0)
+			mf_report(c, DSCK_DIFF_TENSOR_HASH, file, te->name,
+				  te->sha256, ta->sha256);
+	}
+}
+
+size_t dsck_manifest_compare(const struct dsck_manifest *expected,
+			     const struct dsck_manifest *actual,
+			     dsck_manifest_diff_fn cb, void *user)
+{
+	struct mf_cmp c = { cb, user, 0 };
+	mf_compare_files(expected, actual, &c);
+	mf_compare_tensors(expected, actual, &c);
+	if (strcmp(expected->model_sha256, actual->model_sha256) != 0)
+		mf_report(&c, DSCK_DIFF_MODEL_HASH, NULL, NULL,
+			  expected->model_sha256, actual->model_sha256);
+	return c.count;
+}
