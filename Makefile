@@ -72,7 +72,12 @@ $(MAL_BIN): $(MAL_SRC) tests/malformed/corpus.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(MAL_SRC) $(LIB_A) $(LDLIBS)
 
-tests-bin: all $(UNIT_BIN) $(MAL_BIN)
+# Oracle helpers: small programs the Python oracles drive.
+$(B)/tests/st-rewrite: tests/oracle/st_rewrite.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+tests-bin: all $(UNIT_BIN) $(MAL_BIN) $(B)/tests/st-rewrite
 
 test-plain:
 	@$(MAKE) --no-print-directory B=build tests-bin >/dev/null
