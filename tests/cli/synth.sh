@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# synth.sh - dsck-synth command line: --help/--version, the summary and
+# --json on stdout, -q, exit codes (0 ok, 1 invalid input, 2 usage, 3 I/O)
+# with exactly one "dsck-synth: error: ..." line on stderr, the refusals
+# (non-empty directory, 671b without --sparse), overrides re-validated, and
+# no progress output when stderr is not a terminal.
+#   $1: directory of the tools (build/bin); $2: scratch dir (default: mktemp)
+set -u
+bin=${1:?usage: synth.sh BIN [SCRATCH]}
+tmp=${2:-}
+own_tmp=0
+if [ -z "$tmp" ]; then
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/dsck-synth.XXXXXX")
+	own_tmp=1
+fi
+mkdir -p "$tmp"
+syn="$bin/dsck-synth"
+n=0
+
+ok() { # ok COND-EXIT-STATUS DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+	fi
+}
+
+# expect_fail CODE DESCRIPTION ARGS...: exit CODE, nothing on stdout, one
+# stderr line starting "dsck-synth: error: "
+expect_fail() {
+	local code=$1 what=$2
+	shift 2
+	"$syn" "$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$?
+	[ "$rc" -eq "$code" ] && [ ! -s "$tmp/out" ] &&
+		[ "$(wc -l <"$tmp/err")" -eq 1 ] &&
+		grep -q '^dsck-synth: error: ' "$tmp/err"
+	ok $? "$what (exit $rc, want $code)"
+}
+
+"$syn" --help >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 0 ] && grep -q '^usage: dsck-synth' "$tmp/out" && [ ! -s "$tmp/err" ]
+ok $? "--help on stdout, exit 0"
+[ "$("$syn" --version)" = "dsck-synth 0.1.0" ]
+ok $? "--version"
+
+rm -rf "$tmp/t"
+"$syn" --preset tiny -o "$tmp/t" >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 0 ] && [ ! -s "$tmp/err" ] && [ "$(wc -l <"$tmp/out")" -eq 1 ] &&
+	grep -q '403 tensors' "$tmp/out"
+ok $? "tiny: one summary line, silent stderr when not a terminal"
+[ "$(ls "$tmp/t" | wc -l)" -eq 10 ] && [ -f "$tmp/t/model-00005-of-00005.safetensors" ]
+ok $? "SY-R1 ten files, model-00005-of-00005"
+ls -A "$tmp/t" | grep -q 'dsck-tmp'
+[ $? -ne 0 ]
+ok $? "W-R1 no temporary files left"
+
+rm -rf "$tmp/q"
+out=$("$syn" --preset tiny -q -o "$tmp/q" 2>&1)
+[ $? -eq 0 ] && [ -z "$out" ]
+ok $? "-q prints nothing"
+
+rm -rf "$tmp/j"
+"$syn" --preset tiny --dtype bf16 --json -o "$tmp/j" >"$tmp/out" 2>/dev/null
+[ $? -eq 0 ] && python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+sys.exit(0 if d["files"]==10 and d["dtype"]=="bf16" and d["tensors"]==219 and d["bytes"]>0 else 1)' "$tmp/out"
+ok $? "--json summary: files, tensors, bytes"
+
+rm -rf "$tmp/def"
+mkdir -p "$tmp/def"
+(cd "$tmp/def" && "$syn" --preset tiny -q) && [ -f "$tmp/def/synth-tiny/config.json" ]
+ok $? "default output ./synth-tiny"
+
+expect_fail 2 "no preset" -o "$tmp/x"
+expect_fail 2 "unknown preset" --preset huge -o "$tmp/x"
+expect_fail 2 "unknown option" --preset tiny --frobnicate
+expect_fail 2 "bad --dtype" --preset tiny --dtype fp4 -o "$tmp/x"
+expect_fail 2 "bad --seed" --preset tiny --seed x1 -o "$tmp/x"
+expect_fail 2 "--preset with --config" --preset tiny --config "$tmp/t/config.json"
+expect_fail 2 "non-empty directory without --force" --preset tiny -o "$tmp/t"
+"$syn" --preset tiny -q --force -o "$tmp/t"
+ok $? "--force writes into a non-empty directory"
+expect_fail 1 "--experts 6: n_group 4 must divide it" --preset tiny --experts 6 -o "$tmp/x"
+grep -q "n_group" "$tmp/err"
+ok $? "the error names n_group"
+expect_fail 2 "671b without --sparse refused" --preset 671b -o "$tmp/x"
+grep -q "688574839360 bytes" "$tmp/err"
+ok $? "the refusal says how much it would write"
+[ ! -e "$tmp/x" ]
+ok $? "refusals create nothing"
+expect_fail 3 "missing --config file" --config "$tmp/nope.json" -o "$tmp/x"
+printf '{"model_type": "deepseek_v3"' >"$tmp/bad.json"
+expect_fail 1 "invalid --config JSON" --config "$tmp/bad.json" -o "$tmp/x"
+
+rm -rf "$tmp/c"
+"$syn" --config "$tmp/t/config.json" --layers 3 -q -o "$tmp/c" &&
+	python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+sys.exit(0 if d["num_hidden_layers"]==3 and "quantization_config" in d else 1)' "$tmp/c/config.json"
+ok $? "--config FILE with --layers 3"
+
+rm -rf "$tmp/s"
+start=$(date +%s)
+"$syn" --preset 671b --sparse -q -o "$tmp/s"
+rc=$?
+end=$(date +%s)
+[ $rc -eq 0 ] && [ "$(ls "$tmp/s"/model-*-of-000163.safetensors | wc -l)" -eq 163 ]
+ok $? "671b --sparse: 163 shards -of-000163"
+[ $((end - start)) -lt 30 ]
+ok $? "671b --sparse in seconds ($((end - start)) s)"
+alloc=$(du -sk "$tmp/s" | cut -f1)
+[ "$alloc" -lt 262144 ]
+ok $? "SY-R4 sparse: ${alloc} KiB on disk"
+
+[ "$own_tmp" -eq 1 ] && rm -rf "$tmp"
+echo "1..$n"
