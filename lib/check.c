@@ -173,6 +173,12 @@ enum dsck_err dsck_check_structure(const struct dsck_ckpt *ck, dsck_finding_fn f
 			continue;
 		}
 		const struct dsck_st_tensor *t = ct->t;
+		if (e->role == DSCK_ROLE_SCALE) {
+			const struct dsck_inv_tensor *w = &inv.t[e->scale_of];
+			if (!dsck_ckpt_find(ck, w->name, strlen(w->name)))
+				report(&c, DSCK_FIND_ORPHAN_SCALE, ct, e->name,
+				       "scale whose weight does not exist");
+		}
 		if (t->dtype != e->dtype) {
 			if (e->role == DSCK_ROLE_ROUTER_BIAS)
 				report_ef(&c, DSCK_FIND_DTYPE, ct, e->name, "F32 (router bias)",

@@ -47,7 +47,7 @@ run_prog() {
 
 first=1
 while [ $# -ge 2 ]; do
-	build=$1 label=$2
+	build=$(cd "$1" && pwd) label=$2
 	shift 2
 	scratch=$(mktemp -d "${TMPDIR:-/tmp}/dsck-test.XXXXXX")
 	for t in "$build"/tests/test_*; do
