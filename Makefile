@@ -10,6 +10,7 @@
 #   make install PREFIX=/usr/local
 #   make clean
 
+.DEFAULT_GOAL := all
 PREFIX   ?= /usr/local
 B        ?= build
 CC       ?= cc
