@@ -4,9 +4,12 @@
  *
  * Reader: the 8-byte prefix decides N (ST-R1..R4) before anything is
  * allocated; only then are N bytes of header read (pread, never a map of the
- * file) and validated in rule order. The result owns one arena holding every
- * name and metadata string, the tensors sorted by data offset, and a hash map
- * name -> index. Error offsets are FILE offsets: 8 + offset in the header.
+ * file) and validated in rule order: dsck_json_validate for the JSON profile,
+ * then the tables are built straight from the tokens (json_scan.h), never
+ * from a tree, so memory is the result's own size. The result owns one arena
+ * holding every name and metadata string, the tensors sorted by data offset,
+ * and a hash map name -> index. Error offsets are FILE offsets: 8 + offset
+ * in the header.
  *
  * Writer: the header is built by hand in the byte form of the reference
  * writer (serde_json compact output, metadata first, tensors by dtype
@@ -15,7 +18,7 @@
  */
 #include "safetensors.h"
 #include "arith.h"
-#include "json.h"
+#include "json_scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,148 +105,291 @@ static enum dsck_err st_check_prefix(const unsigned char *buf, size_t avail,
 	return DSCK_OK;
 }
 
-/* State of one header validation. */
+/*
+ * State of one header validation. The header is read as tokens of the
+ * validated text (json_scan.h), never as a tree: what it allocates is the
+ * tables it returns, each sized once from the scan's counts.
+ */
 struct st_parse {
-	const char *hdr;   /* header text, N bytes */
+	const char *hdr;   /* header text, n bytes */
 	size_t n;
 	struct dsck_error *err;
+	/*
+	 * ST-R7 outranks ST-R8/R9 wherever __metadata__ stands, so the first
+	 * tensor entry error is written to eerr (a copy of *err, or NULL) and
+	 * reported only if the walk ends without a metadata error.
+	 */
+	struct dsck_error deferred, *eerr;
+	enum dsck_err ent_rc;
+	struct dsck_json_reader rd;
+	struct dsck_st *st;
+	size_t tensors_cap, meta_cap; /* entries allocated (scan counts) */
+	char *arena_next;             /* next free byte of st->arena */
+	size_t arena_left;            /* bytes left there */
 };
 
-/* Point the error at the key of root member idx (file offset). */
-static void st_at_member(const struct st_parse *p, size_t idx)
+/* Offset of the key of the tensor named name (file offset), for errors
+ * found after the walk: rescans the header (error paths only). */
+static void st_at_name(const struct st_parse *p, const char *name, size_t len)
 {
-	int64_t off = dsck_json_root_key_offset(p->hdr, p->n, idx);
+	int64_t off = dsck_json_root_key_find(p->hdr, p->n, name, len);
 	dsck_error_offset(p->err, off >= 0 ? off + 8 : -1);
 }
 
-/* ST-R7: __metadata__ is an object of strings; counts them. */
-static enum dsck_err st_check_meta(const struct st_parse *p, const cJSON *m,
-				   size_t idx, size_t *count)
+/* Decode key or string token t into the arena, NUL-terminated. The scan
+ * counted these bytes (struct dsck_json_stats), so running out means the
+ * counts and the walk disagree: refused, never written past. */
+static enum dsck_err st_arena_put(struct st_parse *p, const struct dsck_json_tok *t,
+				  const char **out)
 {
-	size_t k = 0;
-	if (!cJSON_IsObject(m)) {
-		st_at_member(p, idx);
+	if (t->dec_len >= p->arena_left)
+		return dsck_error_set(p->err, DSCK_E_OVERFLOW, "name arena size");
+	dsck_json_decode(p->hdr, t, p->arena_next, t->dec_len + 1);
+	*out = p->arena_next;
+	p->arena_next += t->dec_len + 1;
+	p->arena_left -= t->dec_len + 1;
+	return DSCK_OK;
+}
+
+/* ST-R7 for the member whose key is key and value starts with val:
+ * an object of strings, kept in header order. */
+static enum dsck_err st_read_meta(struct st_parse *p, const struct dsck_json_tok *key,
+				  const struct dsck_json_tok *val)
+{
+	struct dsck_st *st = p->st;
+	struct dsck_json_tok mk, mv;
+	enum dsck_err rc;
+
+	if (val->type != DSCK_JSON_OBJ_BEGIN) {
+		dsck_error_offset(p->err, (int64_t)key->pos + 8);
 		dsck_error_expect(p->err, "an object of strings");
-		return dsck_error_set(p->err, DSCK_E_INVALID_METADATA,
-				      "__metadata__ is not an object");
+		return dsck_error_set(p->err, DSCK_E_INVALID_METADATA, "__metadata__ is not an object");
 	}
-	for (const cJSON *c = m->child; c; c = c->next, k++) {
-		if (!cJSON_IsString(c)) {
-			st_at_member(p, idx);
-			dsck_error_tensor(p->err, c->string);
+	for (;;) {
+		dsck_json_next(&p->rd, &mk);
+		if (mk.type != DSCK_JSON_KEY)
+			return DSCK_OK; /* its '}' */
+		dsck_json_next(&p->rd, &mv);
+		if (mv.type != DSCK_JSON_STRING) {
+			char name[DSCK_ERROR_FIELD];
+			dsck_json_decode(p->hdr, &mk, name, sizeof name);
+			dsck_error_offset(p->err, (int64_t)key->pos + 8);
+			dsck_error_tensor(p->err, name);
 			dsck_error_expect(p->err, "a string value");
 			return dsck_error_set(p->err, DSCK_E_INVALID_METADATA,
 					      "__metadata__ value is not a string");
 		}
+		if (st->n_meta >= p->meta_cap)
+			return dsck_error_set(p->err, DSCK_E_OVERFLOW, "metadata table size");
+		struct dsck_st_meta *m = &st->meta[st->n_meta];
+		rc = st_arena_put(p, &mk, &m->key);
+		if (rc == DSCK_OK)
+			rc = st_arena_put(p, &mv, &m->value);
+		if (rc)
+			return rc;
+		st->n_meta++;
 	}
-	*count = k;
-	return DSCK_OK;
 }
 
-/* Integer array item of J-R7 into out[0..n); -1 if any entry is not one. */
-static int st_int_array(const cJSON *a, uint64_t *out, size_t n)
+/* A tensor entry as its tokens give it; judged once its '}' is read. */
+struct st_entry {
+	int is_object;
+	int have_dtype, have_shape, have_offs, have_unknown;
+	struct dsck_json_tok dtype;   /* first token of the dtype value */
+	struct dsck_json_tok unknown; /* the first key that is not one of the three */
+	int shape_array, shape_ints;  /* an array; every element an exact integer */
+	size_t shape_n;               /* its elements, all of them */
+	uint64_t shape[DSCK_MAX_DIMS];
+	int offs_array, offs_ints;
+	size_t offs_n;
+	uint64_t offs[2];
+};
+
+/*
+ * The value starting with t, read as an array of J-R7 integers: *n counts
+ * every element, out[0..cap) keeps the first ones, *all_ints says each was
+ * an exact integer in [0, 2^53]. Nothing is kept past cap, so a shape of
+ * 10^7 zeros costs no memory.
+ */
+static void st_read_ints(struct dsck_json_reader *rd, const struct dsck_json_tok *t,
+			 int *is_array, uint64_t *out, size_t cap, size_t *n,
+			 int *all_ints)
 {
-	size_t k = 0;
-	for (const cJSON *c = a->child; c; c = c->next, k++)
-		if (k >= n || dsck_json_u64(c, &out[k]))
-			return -1;
-	return k == n ? 0 : -1;
+	struct dsck_json_tok e;
+	*n = 0;
+	*all_ints = 1;
+	*is_array = t->type == DSCK_JSON_ARR_BEGIN;
+	if (!*is_array) {
+		dsck_json_skip(rd, t);
+		return;
+	}
+	for (;;) {
+		dsck_json_next(rd, &e);
+		if (e.type == DSCK_JSON_ARR_END || e.type == DSCK_JSON_END)
+			return;
+		if (e.type == DSCK_JSON_NUMBER && e.exact) {
+			if (*n < cap)
+				out[*n] = e.value;
+		} else {
+			*all_ints = 0;
+			dsck_json_skip(rd, &e);
+		}
+		++*n;
+	}
 }
 
-/* ST-R8 and ST-R9 for root member idx (key name) into t. */
-static enum dsck_err st_tensor_entry(const struct st_parse *p, const cJSON *e,
-				     size_t idx, struct dsck_st_tensor *t)
+static int st_key_is(const struct st_parse *p, const struct dsck_json_tok *k, const char *s)
 {
-	const cJSON *dtype = NULL, *shape = NULL, *offs = NULL;
-	const char *name = e->string;
-	size_t name_len = dsck_json_strlen(name);
-	struct dsck_error *err = p->err;
-	uint64_t be[2];
-	int n_shape;
+	return dsck_json_tok_equals(p->hdr, k, s, strlen(s));
+}
 
-	dsck_error_tensor_n(err, name, name_len);
-	if (!cJSON_IsObject(e)) {
-		st_at_member(p, idx);
+/* The tokens of one entry value (first token v) into e. */
+static void st_read_entry(struct st_parse *p, const struct dsck_json_tok *v,
+			  struct st_entry *e)
+{
+	struct dsck_json_tok k, val;
+	memset(e, 0, sizeof *e);
+	e->is_object = v->type == DSCK_JSON_OBJ_BEGIN;
+	if (!e->is_object) {
+		dsck_json_skip(&p->rd, v);
+		return;
+	}
+	for (;;) {
+		dsck_json_next(&p->rd, &k);
+		if (k.type != DSCK_JSON_KEY)
+			return; /* its '}' */
+		dsck_json_next(&p->rd, &val);
+		if (e->have_unknown) {
+			dsck_json_skip(&p->rd, &val); /* the verdict is known */
+		} else if (st_key_is(p, &k, "dtype")) {
+			e->have_dtype = 1;
+			e->dtype = val;
+			dsck_json_skip(&p->rd, &val);
+		} else if (st_key_is(p, &k, "shape")) {
+			e->have_shape = 1;
+			st_read_ints(&p->rd, &val, &e->shape_array, e->shape, DSCK_MAX_DIMS,
+				     &e->shape_n, &e->shape_ints);
+		} else if (st_key_is(p, &k, "data_offsets")) {
+			e->have_offs = 1;
+			st_read_ints(&p->rd, &val, &e->offs_array, e->offs, 2,
+				     &e->offs_n, &e->offs_ints);
+		} else {
+			e->have_unknown = 1;
+			e->unknown = k;
+			dsck_json_skip(&p->rd, &val);
+		}
+	}
+}
+
+/* ST-R8 and ST-R9 for the entry e of the tensor named t->name (key at
+ * key_pos) into t, in the order the rules list them. Errors go to err. */
+static enum dsck_err st_check_entry(const struct st_parse *p, size_t key_pos,
+				    const struct st_entry *e, struct dsck_st_tensor *t,
+				    struct dsck_error *err)
+{
+	char s[65]; /* values quoted in errors: their first 64 bytes */
+
+	dsck_error_tensor_n(err, t->name, t->name_len);
+	dsck_error_offset(err, (int64_t)key_pos + 8);
+	if (!e->is_object) {
 		dsck_error_expect(err, "an object with dtype, shape, data_offsets");
 		return dsck_error_set(err, DSCK_E_INVALID_JSON, "tensor entry is not an object");
 	}
-	for (const cJSON *c = e->child; c; c = c->next) {
-		if (strcmp(c->string, "dtype") == 0)
-			dtype = c;
-		else if (strcmp(c->string, "shape") == 0)
-			shape = c;
-		else if (strcmp(c->string, "data_offsets") == 0)
-			offs = c;
-		else {
-			st_at_member(p, idx);
-			dsck_error_found(err, "key \"%.64s\"", c->string);
-			return dsck_error_set(err, DSCK_E_INVALID_JSON,
-					      "unknown key in tensor entry (only dtype, shape, data_offsets)");
-		}
-	}
-	if (!dtype || !shape || !offs) {
-		st_at_member(p, idx);
+	if (e->have_unknown) {
+		dsck_json_decode(p->hdr, &e->unknown, s, sizeof s);
+		dsck_error_found(err, "key \"%s\"", s);
 		return dsck_error_set(err, DSCK_E_INVALID_JSON,
-				      "tensor entry lacks \"%s\"",
-				      !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
+				      "unknown key in tensor entry (only dtype, shape, data_offsets)");
 	}
-	if (!cJSON_IsString(dtype) ||
-	    dsck_dtype_from_name(dtype->valuestring, strlen(dtype->valuestring), &t->dtype)) {
-		st_at_member(p, idx);
+	if (!e->have_dtype || !e->have_shape || !e->have_offs)
+		return dsck_error_set(err, DSCK_E_INVALID_JSON, "tensor entry lacks \"%s\"",
+				      !e->have_dtype ? "dtype" : !e->have_shape ? "shape" : "data_offsets");
+	int is_str = e->dtype.type == DSCK_JSON_STRING;
+	size_t dl = is_str ? dsck_json_decode(p->hdr, &e->dtype, s, sizeof s) : 0;
+	if (!is_str || dl >= sizeof s || dsck_dtype_from_name(s, dl, &t->dtype)) {
 		dsck_error_expect(err, "one of the 22 safetensors dtype names");
-		if (cJSON_IsString(dtype))
-			dsck_error_found(err, "\"%.64s\"", dtype->valuestring);
+		if (is_str)
+			dsck_error_found(err, "\"%s\"", s);
 		else
 			dsck_error_found(err, "a JSON value that is not a string");
 		return dsck_error_set(err, DSCK_E_INVALID_DTYPE, "unknown dtype");
 	}
-	if (!cJSON_IsArray(shape)) {
-		st_at_member(p, idx);
+	if (!e->shape_array)
 		return dsck_error_set(err, DSCK_E_INVALID_JSON, "shape is not an array");
-	}
-	n_shape = cJSON_GetArraySize(shape);
-	if (n_shape > DSCK_MAX_DIMS) { /* L-R3 */
-		st_at_member(p, idx);
+	if (e->shape_n > DSCK_MAX_DIMS) { /* L-R3 */
 		dsck_error_expect(err, "at most %d dimensions", DSCK_MAX_DIMS);
-		dsck_error_found(err, "%d", n_shape);
+		dsck_error_found(err, "%zu", e->shape_n);
 		return dsck_error_set(err, DSCK_E_LIMIT, "too many dimensions");
 	}
-	t->ndim = (uint32_t)n_shape;
-	if (st_int_array(shape, t->shape, t->ndim)) {
-		st_at_member(p, idx);
+	if (!e->shape_ints) {
 		dsck_error_expect(err, "integers in [0, 2^53]");
-		return dsck_error_set(err, DSCK_E_INVALID_JSON, "shape entry is not an exact non-negative integer");
+		return dsck_error_set(err, DSCK_E_INVALID_JSON,
+				      "shape entry is not an exact non-negative integer");
 	}
-	if (!cJSON_IsArray(offs) || st_int_array(offs, be, 2)) {
-		st_at_member(p, idx);
+	t->ndim = (uint32_t)e->shape_n;
+	memcpy(t->shape, e->shape, sizeof t->shape);
+	if (!e->offs_array || !e->offs_ints || e->offs_n != 2) {
 		dsck_error_expect(err, "[begin, end], integers in [0, 2^53]");
-		return dsck_error_set(err, DSCK_E_INVALID_JSON, "data_offsets is not an array of two integers");
+		return dsck_error_set(err, DSCK_E_INVALID_JSON,
+				      "data_offsets is not an array of two integers");
 	}
-	t->begin = be[0];
-	t->end = be[1];
+	t->begin = e->offs[0];
+	t->end = e->offs[1];
 	/* ST-R9: J-R3 and J-R5 already exclude NUL and keys over 64 KiB; kept
 	 * here so the rule holds whatever the JSON profile becomes. */
-	if (name_len == 0 || name_len > DSCK_ST_MAX_NAME || memchr(name, 0, name_len)) {
-		st_at_member(p, idx);
+	if (t->name_len == 0 || t->name_len > DSCK_ST_MAX_NAME ||
+	    memchr(t->name, 0, t->name_len)) {
 		dsck_error_expect(err, "1..%u bytes", DSCK_ST_MAX_NAME);
-		dsck_error_found(err, "%zu bytes", name_len);
+		dsck_error_found(err, "%u bytes", t->name_len);
 		return dsck_error_set(err, DSCK_E_INVALID_NAME, "%s",
-				      name_len == 0 ? "empty tensor name" : "tensor name length out of range");
+				      t->name_len == 0 ? "empty tensor name" : "tensor name length out of range");
 	}
-	t->name = name; /* cJSON-owned until moved into the arena */
-	t->name_len = (uint32_t)name_len;
 	return DSCK_OK;
 }
 
-struct st_order {
-	uint64_t begin, end;
-	const char *name;
-	size_t t;       /* index in header order */
-	size_t member;  /* root member index, for error offsets */
-};
+/* One tensor member (key, value starting with val) into the next table
+ * slot. An ST-R8/R9 error is recorded in p->ent_rc / p->eerr, not
+ * returned: only arena or table overruns (which the counts exclude) are. */
+static enum dsck_err st_read_tensor(struct st_parse *p, const struct dsck_json_tok *key,
+				    const struct dsck_json_tok *val)
+{
+	struct dsck_st *st = p->st;
+	struct st_entry e;
+	enum dsck_err rc;
+
+	if (st->n_tensors >= p->tensors_cap)
+		return dsck_error_set(p->err, DSCK_E_OVERFLOW, "tensor table size");
+	if (key->dec_len > DSCK_ST_MAX_NAME) /* J-R5 excludes it; keeps name_len exact */
+		return dsck_error_set(p->err, DSCK_E_OVERFLOW, "tensor name length");
+	struct dsck_st_tensor *t = &st->tensors[st->n_tensors];
+	rc = st_arena_put(p, key, &t->name);
+	if (rc)
+		return rc;
+	t->name_len = (uint32_t)key->dec_len;
+	st_read_entry(p, val, &e);
+	p->ent_rc = st_check_entry(p, key->pos, &e, t, p->eerr);
+	st->n_tensors++;
+	return DSCK_OK;
+}
 
 /* ST-R10 order: data_offsets (begin, end) like the reference; then name so
  * equal zero-size ranges sort the same on every platform. */
+static int st_tensor_cmp(const struct dsck_st_tensor *x, const struct dsck_st_tensor *y)
+{
+	if (x->begin != y->begin)
+		return x->begin < y->begin ? -1 : 1;
+	if (x->end != y->end)
+		return x->end < y->end ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Sort key of one tensor: 32 bytes, so sorting never moves whole tensors. */
+struct st_order {
+	uint64_t begin, end;
+	const char *name;
+	size_t idx; /* index in header order; SIZE_MAX once moved into place */
+};
+
 static int st_order_cmp(const void *a, const void *b)
 {
 	const struct st_order *x = a, *y = b;
@@ -254,9 +400,57 @@ static int st_order_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* ST-R10..ST-R13 for one tensor, in offset order; *pos is the previous end. */
+/*
+ * Put st->tensors (header order) into ST-R10 order. Files written by dsck
+ * or the reference writer list tensors in data order already: checked in
+ * O(n) with no allocation. Otherwise a 32-byte key per tensor is sorted
+ * and the tensors are permuted in place, one cycle at a time.
+ */
+static enum dsck_err st_sort_tensors(struct dsck_st *st, struct dsck_error *err)
+{
+	struct dsck_st_tensor *t = st->tensors;
+	size_t nt = st->n_tensors, k;
+	struct st_order *ord;
+
+	for (k = 1; k < nt; k++)
+		if (st_tensor_cmp(&t[k - 1], &t[k]) > 0)
+			break;
+	if (k >= nt)
+		return DSCK_OK;
+	ord = calloc(nt, sizeof *ord);
+	if (!ord)
+		return dsck_error_set(err, DSCK_E_NOMEM, "sort keys for %zu tensors", nt);
+	for (k = 0; k < nt; k++) {
+		ord[k].begin = t[k].begin;
+		ord[k].end = t[k].end;
+		ord[k].name = t[k].name;
+		ord[k].idx = k;
+	}
+	qsort(ord, nt, sizeof *ord, st_order_cmp);
+	/* slot j receives t[ord[j].idx]; follow each cycle from its start */
+	for (k = 0; k < nt; k++) {
+		if (ord[k].idx == k || ord[k].idx == SIZE_MAX)
+			continue;
+		struct dsck_st_tensor first = t[k];
+		size_t j = k;
+		for (;;) {
+			size_t src = ord[j].idx;
+			ord[j].idx = SIZE_MAX;
+			if (src == k) {
+				t[j] = first;
+				break;
+			}
+			t[j] = t[src];
+			j = src;
+		}
+	}
+	free(ord);
+	return DSCK_OK;
+}
+
+/* ST-R10..ST-R13 for tensor t, in offset order; *pos is the previous end. */
 static enum dsck_err st_check_layout(const struct st_parse *p,
-				     struct dsck_st_tensor *t, size_t member,
+				     struct dsck_st_tensor *t,
 				     const char *prev_name, uint64_t *pos)
 {
 	struct dsck_error *err = p->err;
@@ -265,7 +459,7 @@ static enum dsck_err st_check_layout(const struct st_parse *p,
 
 	dsck_error_tensor_n(err, t->name, t->name_len);
 	if (t->begin != *pos || t->end < t->begin) { /* ST-R10 */
-		st_at_member(p, member);
+		st_at_name(p, t->name, t->name_len);
 		if (t->end < t->begin) {
 			dsck_error_expect(err, "end >= begin");
 			dsck_error_found(err, "[%llu,%llu]", (unsigned long long)t->begin,
@@ -282,7 +476,7 @@ static enum dsck_err st_check_layout(const struct st_parse *p,
 	}
 	for (uint32_t d = 0; d < t->ndim; d++) { /* ST-R11 */
 		if (dsck_mul_u64(numel, t->shape[d], &numel)) {
-			st_at_member(p, member);
+			st_at_name(p, t->name, t->name_len);
 			st_shape_str(t->shape, t->ndim, shp, sizeof shp);
 			dsck_error_found(err, "shape %s", shp);
 			return dsck_error_set(err, DSCK_E_OVERFLOW, "element count overflows 64 bits");
@@ -291,20 +485,20 @@ static enum dsck_err st_check_layout(const struct st_parse *p,
 	t->numel = numel;
 	int r = dsck_dtype_nbytes(t->dtype, numel, &nbytes);
 	if (r == 1) {
-		st_at_member(p, member);
+		st_at_name(p, t->name, t->name_len);
 		dsck_error_found(err, "%llu elements of %u bits", (unsigned long long)numel,
 				 dsck_dtype_bits(t->dtype));
 		return dsck_error_set(err, DSCK_E_OVERFLOW, "bit count overflows 64 bits");
 	}
 	if (r == 2) { /* ST-R12 */
-		st_at_member(p, member);
+		st_at_name(p, t->name, t->name_len);
 		(void)dsck_mul_u64(numel, dsck_dtype_bits(t->dtype), &bits);
 		dsck_error_expect(err, "a multiple of 8 bits");
 		dsck_error_found(err, "%llu bits", (unsigned long long)bits);
 		return dsck_error_set(err, DSCK_E_MISALIGNED, "tensor is not a whole number of bytes");
 	}
 	if (t->end - t->begin != nbytes) { /* ST-R13 */
-		st_at_member(p, member);
+		st_at_name(p, t->name, t->name_len);
 		st_shape_str(t->shape, t->ndim, shp, sizeof shp);
 		dsck_error_expect(err, "%llu bytes for %s %s", (unsigned long long)nbytes,
 				  dsck_dtype_name(t->dtype), shp);
@@ -318,132 +512,109 @@ static enum dsck_err st_check_layout(const struct st_parse *p,
 
 /*
  * Validate header text hdr[0..n) (ST-R5..ST-R16) of a file of file_size
- * bytes. jflags may add DSCK_JSON_NUL_TERMINATED.
+ * bytes. Memory: the tensor table (exact count), one arena of exactly the
+ * decoded name and metadata bytes, the metadata table, the name index, and
+ * (only for headers not in data order) 32 bytes a tensor while sorting.
  */
-static enum dsck_err st_parse_header(const char *hdr, size_t n, unsigned jflags,
-				     uint64_t file_size, struct dsck_st **out,
-				     struct dsck_error *err)
+static enum dsck_err st_parse_header(const char *hdr, size_t n, uint64_t file_size,
+				     struct dsck_st **out, struct dsck_error *err)
 {
-	struct st_parse p = { hdr, n, err };
-	/* the scan stops at tensor 1,000,001 before cJSON builds anything */
-	struct dsck_json_opts opts = { DSCK_JSON_INTEGERS | jflags, DSCK_ST_MAX_TENSORS, ST_META_KEY };
-	cJSON *root = NULL;
+	/* the scan stops at tensor 1,000,001 before anything is allocated */
+	struct dsck_json_opts opts = { DSCK_JSON_INTEGERS, DSCK_ST_MAX_TENSORS, ST_META_KEY };
+	struct dsck_json_stats stats;
+	struct dsck_json_tok key, val;
+	struct st_parse p;
 	struct dsck_st *st = NULL;
-	struct dsck_st_tensor *raw = NULL; /* header order */
-	struct st_order *ord = NULL;
-	const cJSON *meta = NULL;
-	size_t n_members = 0, n_meta = 0, nt = 0, idx;
-	uint64_t arena_len = 0, pos = 0, total;
+	uint64_t arena_len, pos = 0, total;
+	size_t arena_sz, nt;
 	enum dsck_err rc;
 
 	*out = NULL;
-	/* ST-R5, ST-R6 (J-R1..J-R8), L-R2 during the scan */
-	rc = dsck_json_parse_opts(hdr, n, &opts, &root, err);
+	memset(&p, 0, sizeof p);
+	p.hdr = hdr;
+	p.n = n;
+	p.err = err;
+	/* ST-R5, ST-R6 (J-R1..J-R8, duplicates included), L-R2 */
+	rc = dsck_json_validate(hdr, n, &opts, &stats, err);
 	if (rc) {
 		if (err && err->offset >= 0)
 			err->offset += 8;
 		goto out;
 	}
-	if (!cJSON_IsObject(root)) {
+	dsck_json_reader_init(&p.rd, hdr, n);
+	dsck_json_next(&p.rd, &key);
+	if (key.type != DSCK_JSON_OBJ_BEGIN) {
 		dsck_error_offset(err, 8);
 		dsck_error_expect(err, "a JSON object");
 		rc = dsck_error_set(err, DSCK_E_INVALID_JSON, "header is not a JSON object");
 		goto out;
 	}
-
-	/* ST-R7 and the count for ST-R15, before sizing anything by it */
-	idx = 0;
-	for (const cJSON *c = root->child; c; c = c->next, idx++) {
-		n_members++;
-		if (strcmp(c->string, ST_META_KEY) == 0) {
-			rc = st_check_meta(&p, c, idx, &n_meta);
-			if (rc)
-				goto out;
-			meta = c;
-		}
-	}
-	nt = n_members - (meta != NULL);
-	if (nt > DSCK_ST_MAX_TENSORS) { /* ST-R15, L-R2 */
+	nt = stats.root_members;
+	if (nt > DSCK_ST_MAX_TENSORS) { /* ST-R15, L-R2: the scan refused more */
 		dsck_error_expect(err, "at most %u tensors", DSCK_ST_MAX_TENSORS);
 		dsck_error_found(err, "%zu", nt);
 		rc = dsck_error_set(err, DSCK_E_LIMIT, "too many tensors");
 		goto out;
 	}
-
+	/* names, then metadata keys and values, each with its NUL */
+	if (dsck_add_u64(stats.root_key_bytes, stats.exempt_string_bytes, &arena_len) ||
+	    dsck_u64_to_size(arena_len ? arena_len : 1, &arena_sz)) {
+		rc = dsck_error_set(err, DSCK_E_OVERFLOW, "name arena size");
+		goto out;
+	}
+	p.tensors_cap = nt;
+	p.meta_cap = stats.exempt_found ? stats.exempt_members : 0;
 	st = calloc(1, sizeof *st);
-	raw = calloc(nt ? nt : 1, sizeof *raw);
-	ord = calloc(nt ? nt : 1, sizeof *ord);
-	if (!st || !raw || !ord) {
+	if (!st) {
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "tensor table for %zu tensors", nt);
 		goto out;
 	}
 	st->file = (struct dsck_file)DSCK_FILE_INIT;
 	st->by_name = (struct dsck_strmap)DSCK_STRMAP_INIT;
-
-	/* ST-R8, ST-R9 per entry, header order */
-	size_t t = 0;
-	idx = 0;
-	for (const cJSON *c = root->child; c; c = c->next, idx++) {
-		if (c == meta)
-			continue;
-		rc = st_tensor_entry(&p, c, idx, &raw[t]);
-		if (rc)
-			goto out;
-		ord[t].member = idx;
-		ord[t].t = t;
-		if (dsck_add_u64(arena_len, (uint64_t)raw[t].name_len + 1, &arena_len))
-			goto arena_overflow;
-		t++;
-	}
-	if (meta) {
-		for (const cJSON *c = meta->child; c; c = c->next) {
-			if (dsck_add_u64(arena_len, strlen(c->string) + 1, &arena_len) ||
-			    dsck_add_u64(arena_len, strlen(c->valuestring) + 1, &arena_len))
-				goto arena_overflow;
-		}
-	}
-
-	/* One arena for every string: names, then metadata key/value pairs. */
-	size_t arena_sz;
-	if (dsck_u64_to_size(arena_len ? arena_len : 1, &arena_sz))
-		goto arena_overflow;
+	st->tensors = calloc(nt ? nt : 1, sizeof *st->tensors);
+	st->meta = calloc(p.meta_cap ? p.meta_cap : 1, sizeof *st->meta);
 	st->arena = malloc(arena_sz);
-	st->meta = calloc(n_meta ? n_meta : 1, sizeof *st->meta);
-	if (!st->arena || !st->meta) {
-		rc = dsck_error_set(err, DSCK_E_NOMEM, "name arena of %zu bytes", arena_sz);
+	if (!st->tensors || !st->meta || !st->arena) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "tables for %zu tensors (%zu arena bytes)",
+				    nt, arena_sz);
 		goto out;
 	}
-	char *a = st->arena;
-	for (size_t k = 0; k < nt; k++) {
-		memcpy(a, raw[k].name, (size_t)raw[k].name_len + 1);
-		raw[k].name = a;
-		ord[k].name = a;
-		a += raw[k].name_len + 1;
+	p.st = st;
+	p.arena_next = st->arena;
+	p.arena_left = arena_sz;
+	if (err) {
+		p.deferred = *err;
+		p.eerr = &p.deferred;
 	}
-	if (meta) {
-		size_t m = 0;
-		for (const cJSON *c = meta->child; c; c = c->next, m++) {
-			size_t kl = strlen(c->string) + 1, vl = strlen(c->valuestring) + 1;
-			memcpy(a, c->string, kl);
-			st->meta[m].key = a;
-			a += kl;
-			memcpy(a, c->valuestring, vl);
-			st->meta[m].value = a;
-			a += vl;
-		}
+
+	/* ST-R7 at once; ST-R8, ST-R9 per entry in header order, first error kept */
+	for (;;) {
+		dsck_json_next(&p.rd, &key);
+		if (key.type != DSCK_JSON_KEY)
+			break; /* the root's '}' */
+		dsck_json_next(&p.rd, &val);
+		if (dsck_json_tok_equals(hdr, &key, ST_META_KEY, sizeof ST_META_KEY - 1))
+			rc = st_read_meta(&p, &key, &val);
+		else if (p.ent_rc)
+			dsck_json_skip(&p.rd, &val); /* an earlier entry decided */
+		else
+			rc = st_read_tensor(&p, &key, &val);
+		if (rc)
+			goto out;
 	}
-	st->n_meta = n_meta;
+	if (p.ent_rc) {
+		if (err)
+			*err = p.deferred;
+		rc = p.ent_rc;
+		goto out;
+	}
 
 	/* ST-R10..ST-R13 in data offset order (the reference sorts first) */
-	for (size_t k = 0; k < nt; k++) {
-		ord[k].begin = raw[k].begin;
-		ord[k].end = raw[k].end;
-	}
-	if (nt > 1)
-		qsort(ord, nt, sizeof *ord, st_order_cmp);
-	for (size_t k = 0; k < nt; k++) {
-		rc = st_check_layout(&p, &raw[ord[k].t], ord[k].member,
-				     k ? ord[k - 1].name : NULL, &pos);
+	rc = st_sort_tensors(st, err);
+	if (rc)
+		goto out;
+	for (size_t k = 0; k < st->n_tensors; k++) {
+		rc = st_check_layout(&p, &st->tensors[k], k ? st->tensors[k - 1].name : NULL, &pos);
 		if (rc)
 			goto out;
 	}
@@ -462,14 +633,8 @@ static enum dsck_err st_parse_header(const char *hdr, size_t n, unsigned jflags,
 		goto out;
 	}
 
-	/* tensors in offset order, and the name index */
-	st->tensors = calloc(nt ? nt : 1, sizeof *st->tensors);
-	if (!st->tensors) {
-		rc = dsck_error_set(err, DSCK_E_NOMEM, "tensor table");
-		goto out;
-	}
-	for (size_t k = 0; k < nt; k++) {
-		st->tensors[k] = raw[ord[k].t];
+	/* the name index, over the tensors in offset order */
+	for (size_t k = 0; k < st->n_tensors; k++) {
 		int r = dsck_strmap_insert(&st->by_name, st->tensors[k].name,
 					   st->tensors[k].name_len, (uint32_t)k, NULL);
 		if (r < 0) {
@@ -482,7 +647,6 @@ static enum dsck_err st_parse_header(const char *hdr, size_t n, unsigned jflags,
 			goto out;
 		}
 	}
-	st->n_tensors = nt;
 	st->header_len = n;
 	st->data_start = 8 + (uint64_t)n;
 	st->data_len = pos;
@@ -491,15 +655,8 @@ static enum dsck_err st_parse_header(const char *hdr, size_t n, unsigned jflags,
 	*out = st;
 	st = NULL;
 	rc = DSCK_OK;
-	goto out;
-
-arena_overflow:
-	rc = dsck_error_set(err, DSCK_E_OVERFLOW, "name arena size");
 out:
 	dsck_st_free(st);
-	free(raw);
-	free(ord);
-	cJSON_Delete(root);
 	return rc;
 }
 
@@ -525,7 +682,7 @@ enum dsck_err dsck_st_parse(const void *buf, size_t buf_len, uint64_t file_size,
 				    buf_len - 8, (unsigned long long)n);
 		goto out;
 	}
-	rc = st_parse_header((const char *)buf + 8, (size_t)n, 0, file_size, out, err);
+	rc = st_parse_header((const char *)buf + 8, (size_t)n, file_size, out, err);
 out:
 	if (rc)
 		dsck_error_file(err, path);
@@ -550,7 +707,7 @@ static enum dsck_err st_open_file(struct dsck_file *f, struct dsck_st **out,
 	if (rc)
 		goto out;
 	/* n <= DSCK_ST_MAX_HEADER and 8 + n <= file size: safe to allocate */
-	hdr = malloc((size_t)n + 1);
+	hdr = malloc(n ? (size_t)n : 1);
 	if (!hdr) {
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "header of %llu bytes", (unsigned long long)n);
 		goto out;
@@ -558,8 +715,7 @@ static enum dsck_err st_open_file(struct dsck_file *f, struct dsck_st **out,
 	rc = dsck_file_pread(f, 8, hdr, (size_t)n, err);
 	if (rc)
 		goto out;
-	hdr[n] = '\0';
-	rc = st_parse_header(hdr, (size_t)n, DSCK_JSON_NUL_TERMINATED, f->size, &st, err);
+	rc = st_parse_header(hdr, (size_t)n, f->size, &st, err);
 	if (rc)
 		goto out;
 	st->file = *f;

@@ -6,7 +6,9 @@
  * of exactly its size (so ASan sees any read past it). On success every
  * number in an integer-only document must be an exact integer, and no
  * object may hold the same key twice (checked pairwise here, independent
- * of the hash set the parser uses).
+ * of the hash set the parser uses). The token reader must then agree with
+ * the tree item by item: same kinds, keys and strings, and a number is
+ * exact exactly when cJSON's item is not marked DSCK_JSON_INEXACT.
  */
 #include "json.h"
 
@@ -42,6 +44,42 @@ static void fuzz_check_tree(const cJSON *item, unsigned flags, int depth)
 	}
 }
 
+/* The tokens of item, read from rd, match the tree. */
+static void fuzz_check_tokens(struct dsck_json_reader *rd, const char *text,
+			      const cJSON *item)
+{
+	struct dsck_json_tok t;
+	dsck_json_next(rd, &t);
+	if (cJSON_IsObject(item) || cJSON_IsArray(item)) {
+		int obj = cJSON_IsObject(item);
+		fuzz_require(t.type == (obj ? DSCK_JSON_OBJ_BEGIN : DSCK_JSON_ARR_BEGIN));
+		for (const cJSON *c = item->child; c; c = c->next) {
+			if (obj) {
+				dsck_json_next(rd, &t);
+				fuzz_require(t.type == DSCK_JSON_KEY &&
+					     dsck_json_tok_equals(text, &t, c->string, strlen(c->string)));
+			}
+			fuzz_check_tokens(rd, text, c);
+		}
+		dsck_json_next(rd, &t);
+		fuzz_require(t.type == (obj ? DSCK_JSON_OBJ_END : DSCK_JSON_ARR_END));
+	} else if (cJSON_IsString(item)) {
+		fuzz_require(t.type == DSCK_JSON_STRING &&
+			     dsck_json_tok_equals(text, &t, item->valuestring, strlen(item->valuestring)));
+	} else if (cJSON_IsNumber(item)) {
+		fuzz_require(t.type == DSCK_JSON_NUMBER);
+		fuzz_require(t.exact == !(item->type & DSCK_JSON_INEXACT));
+		if (t.exact)
+			fuzz_require((double)t.value == item->valuedouble);
+	} else if (cJSON_IsTrue(item)) {
+		fuzz_require(t.type == DSCK_JSON_TRUE);
+	} else if (cJSON_IsFalse(item)) {
+		fuzz_require(t.type == DSCK_JSON_FALSE);
+	} else {
+		fuzz_require(t.type == DSCK_JSON_NULL);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -64,6 +102,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_require(root != NULL);
 		fuzz_require(dsck_utf8_valid_prefix(text, n) == n);
 		fuzz_check_tree(root, o.flags, 1);
+		struct dsck_json_reader rd;
+		struct dsck_json_tok t;
+		dsck_json_reader_init(&rd, text, n);
+		fuzz_check_tokens(&rd, text, root);
+		dsck_json_next(&rd, &t);
+		fuzz_require(t.type == DSCK_JSON_END);
 	} else {
 		fuzz_require(root == NULL && err.code == rc);
 		fuzz_require(err.offset < 0 || (uint64_t)err.offset <= n);

@@ -10,8 +10,9 @@
  *   ST-29c a 1 MiB name breaks the 64 KiB key cap (J-R5) while the JSON is
  *          scanned (ST-R6), before ST-R9 looks at names: INVALID_JSON.
  *   ST-31  1,000,001 zero-size tensors (a 56 MB header) are refused by the
- *          tensor cap (L-R2) during the scan, before any tree is built; an
- *          accepted 20,000-tensor file shows the accepting side stays fast.
+ *          tensor cap (L-R2) during the scan, before any table is allocated;
+ *          an accepted 20,000-tensor file shows the accepting side stays
+ *          fast (the 1,000,000-tensor memory bound is a unit test).
  * ST-34 (truncation sweep) and ST-35 (bit-flip sweep) expect "some error"
  * and "OK or some error", which a corpus case cannot state; they run as loops
  * in tests/unit/test_safetensors.c (test_sweeps).

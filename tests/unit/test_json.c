@@ -425,15 +425,17 @@ static void test_exempt_key(void)
 	}
 }
 
-/* Offsets of root keys (error messages of the safetensors reader). */
-static void test_root_key_offset(void)
+/* Offsets of root keys by name (error messages of the safetensors reader). */
+static void test_root_key_find(void)
 {
-	const char *t = " {\"a\":{\"x\":1,\"y\":[{\"z\":2}]}, \"b\" : 2 ,\"c\":3}";
-	CHECK(dsck_json_root_key_offset(t, strlen(t), 0) == 2, "root key 0 offset");
-	CHECK(dsck_json_root_key_offset(t, strlen(t), 1) == 29, "root key 1 offset (nested keys skipped)");
-	CHECK(dsck_json_root_key_offset(t, strlen(t), 2) == 38, "root key 2 offset");
-	CHECK(dsck_json_root_key_offset(t, strlen(t), 3) == -1, "root key past the end: -1");
-	CHECK(dsck_json_root_key_offset("[1]", 3, 0) == -1, "no keys in an array: -1");
+	const char *t = " {\"a\":{\"x\":1,\"y\":[{\"z\":2}]}, \"b\" : 2 ,\"\\u0063\":3}";
+	size_t n = strlen(t);
+	CHECK(dsck_json_root_key_find(t, n, "a", 1) == 2, "root key 'a' offset");
+	CHECK(dsck_json_root_key_find(t, n, "b", 1) == 29, "root key 'b' offset (nested keys skipped)");
+	CHECK(dsck_json_root_key_find(t, n, "c", 1) == 38, "root key 'c' found through its escape");
+	CHECK(dsck_json_root_key_find(t, n, "x", 1) == -1, "nested key is not a root key: -1");
+	CHECK(dsck_json_root_key_find(t, n, "", 0) == -1, "absent key: -1");
+	CHECK(dsck_json_root_key_find("[1]", 3, "a", 1) == -1, "no keys in an array: -1");
 }
 
 /* Many keys in one object: a hash set, so 200,000 keys stay fast. */
@@ -476,7 +478,7 @@ int main(void)
 	test_termination();
 	test_root_cap();
 	test_exempt_key();
-	test_root_key_offset();
+	test_root_key_find();
 	test_many_keys();
 	test_utf8_prefix();
 	return test_done();
