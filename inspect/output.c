@@ -245,6 +245,8 @@ int insp_print_text(FILE *out, const struct dsck_ckpt *ck,
 			s->block_rows, s->block_cols);
 	else
 		fprintf(out, "layout:      BF16 (no FP8 tensors)\n");
+	if (ck->has_config && ck->cfg.has_auto_map)
+		fprintf(out, "notes:       config.json names remote code (auto_map); dsck never runs it\n");
 	if (s->n_findings == 0)
 		fprintf(out, "findings:    none\n");
 	else

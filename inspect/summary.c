@@ -2,8 +2,9 @@
  * summary.c - what dsck-inspect says about a checkpoint without reading
  * tensor data: bytes and counts by dtype, parameter counts (from the
  * inventory the config implies, and from the tensors present), the layout,
- * and findings (formats.md §5 comparison, ST-R6 whitespace warnings, CF-R8
- * auto_map). Every pass is O(tensors) with hash lookups: the 671B layout
+ * and findings (formats.md §5 comparison, ST-R6 whitespace warnings). An
+ * auto_map is not a finding, since real configs carry it: the output notes it
+ * (CF-R8). Every pass is O(tensors) with hash lookups: the 671B layout
  * (91,991 tensors in 163 shards) takes milliseconds after the headers.
  */
 #include "inspect.h"
@@ -188,10 +189,6 @@ enum dsck_err insp_summary_build(const struct dsck_ckpt *ck,
 		s->block_rows = cfg->block_rows;
 		s->block_cols = cfg->block_cols;
 	}
-	if (cfg->has_auto_map &&
-	    !finding_add(s, "auto_map", 0,
-			 "config.json has auto_map (remote code references are recorded, never followed)"))
-		goto nomem;
 	if (cfg->quantized && !s->layout_fp8 &&
 	    !finding_add(s, "quantization", 0,
 			 "config.json has quantization_config but no tensor is F8_E4M3"))

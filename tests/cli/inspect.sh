@@ -56,8 +56,8 @@ json_check "$tmp/sum.json" 'all(k in d for k in ("path","family","config","shard
 ok $? "--json is valid JSON with every summary key"
 json_check "$tmp/sum.json" 'd["tensors"]==403 and d["shards"]==5 and d["params"]["main"]==14112992 and sum(d["bytes_by_dtype"].values())==d["payload_bytes"] and isinstance(d["payload_bytes"],int)'
 ok $? "--json numbers are integers and consistent (bytes by dtype sum to the payload)"
-json_check "$tmp/sum.json" 'd["config"]["model_type"]=="deepseek_v3" and d["layout"]["kind"]=="fp8" and any(f["kind"]=="auto_map" for f in d["findings"])'
-ok $? "--json config, layout and the auto_map finding"
+json_check "$tmp/sum.json" 'd["config"]["model_type"]=="deepseek_v3" and d["layout"]["kind"]=="fp8" and d["config"]["auto_map"] is True and d["findings"]==[]'
+ok $? "--json config, layout, auto_map noted, no findings on a healthy checkpoint"
 
 # --tensors, text and JSON; the optional GLOB.
 "$insp" --json --tensors "$ck" >"$tmp/t.json"
