@@ -78,6 +78,35 @@ expect_verify "flipped byte: structure still fine, manifest mismatch" 4 "structu
 fresh gone && rm "$tmp/gone/tokenizer.json"
 expect_verify "missing tokenizer file named" 4 "^file_missing +tokenizer.json" "$tmp/gone" --manifest "$tmp/m.json"
 
+# One changed byte anywhere in a shard (length prefix, header JSON, header
+# padding, first/middle/last data byte): exit 4, naming the shard, and the
+# tensor for data bytes. A broken header cannot be opened, so verify falls
+# back to comparing the files the manifest lists.
+sh2=$(ls "$tmp/tiny" | grep -m1 -- '-00002-of-')
+python3 - "$tmp/tiny/$sh2" >"$tmp/positions" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+h.pop("__metadata__", None)
+def owner(off):
+    rel = off - 8 - n
+    for k, v in h.items():
+        if v["data_offsets"][0] <= rel < v["data_offsets"][1]:
+            return k
+    return "-"
+size = len(b)
+for off in (0, 3, 8, 9 + n // 2, 8 + n - 1, 8 + n, 8 + n + (size - 8 - n) // 2, size - 1):
+    print(off, owner(off))
+PY
+while read -r off who; do
+	rm -rf "$tmp/sweep" && cp -r "$tmp/tiny" "$tmp/sweep"
+	python3 -c 'import sys; p, o = sys.argv[1], int(sys.argv[2]); f = open(p, "r+b"); f.seek(o); c = f.read(1); f.seek(o); f.write(bytes([c[0] ^ 0x5a]))' "$tmp/sweep/$sh2" "$off"
+	pat="$sh2"
+	[ "$who" != - ] && pat="^tensor_hash +$who \\($sh2\\)"
+	expect_verify "changed byte at offset $off of $sh2 ($who)" 4 "$pat" "$tmp/sweep" --manifest "$tmp/m.json"
+done <"$tmp/positions"
+
 # --scan: NaN values and zero scales.
 fresh nan && edit "$tmp/nan" poke model.layers.0.self_attn.o_proj.weight 7 7f && \
 	edit "$tmp/nan" poke model.layers.0.mlp.up_proj.weight_scale_inv 0 00000000
