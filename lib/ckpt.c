@@ -216,6 +216,8 @@ static enum dsck_err ckpt_build_table(struct dsck_ckpt *ck, struct dsck_error *e
 	}
 	ck->n = n;
 	qsort(ck->tensors, n, sizeof *ck->tensors, ckpt_cmp_tensor);
+	if (dsck_strmap_reserve(&ck->by_name, n))
+		return dsck_error_set(err, DSCK_E_NOMEM, "tensor name map");
 	for (size_t i = 0; i < n; i++) {
 		const struct dsck_ckpt_tensor *ct = &ck->tensors[i];
 		if (i > 0 && strcmp(ck->tensors[i - 1].t->name, ct->t->name) == 0) {

@@ -119,16 +119,15 @@ void dsck_error_tensor(struct dsck_error *e, const char *name)
 		dsck_error_tensor_n(e, name, strlen(name));
 }
 
-/* Names come from untrusted files: control bytes are shown as '?'. */
+/* Parsers set this before each entry's checks, so it is on the hot path:
+ * a plain copy. Control bytes from untrusted names are replaced when the
+ * line is formatted (dsck_error_format). */
 void dsck_error_tensor_n(struct dsck_error *e, const char *name, size_t len)
 {
 	if (!e || !name)
 		return;
 	size_t n = len < sizeof e->tensor - 1 ? len : sizeof e->tensor - 1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-		e->tensor[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
+	memcpy(e->tensor, name, n);
 	e->tensor[n] = '\0';
 }
 

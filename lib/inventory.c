@@ -454,6 +454,10 @@ enum dsck_err dsck_inventory_build(const struct dsck_config *cfg,
 	rc = inv_active(&b);
 	if (rc)
 		goto out;
+	if (dsck_strmap_reserve(&inv->by_name, n)) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "inventory name map");
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const char *name = inv->t[i].name;
 		int r = dsck_strmap_insert(&inv->by_name, name, strlen(name),

@@ -534,8 +534,14 @@ static size_t str_walk(const unsigned char *s, size_t len, size_t q, size_t *dec
 	size_t p = q + 1, n = 0;
 	while (p < len && s[p] != '"') {
 		if (s[p] != '\\') {
-			p++;
-			n++;
+			/* Runs without escapes (most of every tensor name) are
+			 * skipped with memchr, which is vectorized. */
+			const unsigned char *e = memchr(s + p, '"', len - p);
+			size_t stop = e ? (size_t)(e - s) : len;
+			const unsigned char *b = memchr(s + p, '\\', stop - p);
+			size_t run = (b ? (size_t)(b - s) : stop) - p;
+			p += run;
+			n += run;
 		} else if (p + 1 < len && s[p + 1] == 'u' && len - p >= 6) {
 			unsigned long cu = hex4(s + p + 2);
 			if (cu >= 0xD800 && cu <= 0xDBFF && len - p >= 12) {
@@ -793,11 +799,20 @@ int64_t dsck_json_root_key_find(const char *text, size_t len, const char *key,
 
 #define DUP_SMALL 8 /* keys compared pairwise before a hash set is built */
 
+/* One key of a hash set: its position + 1 (0 = empty) and its hash, kept
+ * so that growing never rehashes the text and a probe compares the decoded
+ * strings only when the 32 hash bits agree (tensor names share long
+ * prefixes, so string comparisons are the expensive part). */
+struct dup_slot {
+	uint32_t pos1;
+	uint32_t hash;
+};
+
 /* The keys of one open object (arrays get an unused level too). */
 struct dup_level {
 	size_t n;                  /* keys so far */
 	uint32_t small[DUP_SMALL]; /* their positions while n <= DUP_SMALL */
-	uint32_t *slots;           /* then: key position + 1, 0 = empty */
+	struct dup_slot *slots;    /* then the hash set */
 	size_t cap;                /* slots; a power of two, n <= cap / 2 */
 };
 
@@ -846,33 +861,37 @@ static int dup_equal(const unsigned char *s, size_t len, size_t a, size_t b)
 	return 1;
 }
 
-/* Slot for key q in a table: the one holding an equal key, or an empty one. */
-static uint32_t *dup_probe(uint32_t *slots, size_t cap, const unsigned char *s,
-			   size_t len, size_t q, uint64_t h)
+/* Slot for key q (hash h) in a table: the one holding an equal key, or an
+ * empty one. q == SIZE_MAX only finds an empty slot (rehashing). */
+static struct dup_slot *dup_probe(struct dup_slot *slots, size_t cap,
+				  const unsigned char *s, size_t len, size_t q,
+				  uint32_t h)
 {
 	size_t i = (size_t)h & (cap - 1);
-	while (slots[i] && !dup_equal(s, len, slots[i] - 1u, q))
+	while (slots[i].pos1 &&
+	       (q == SIZE_MAX || slots[i].hash != h || !dup_equal(s, len, slots[i].pos1 - 1u, q)))
 		i = (i + 1) & (cap - 1);
 	return &slots[i];
 }
 
-/* A table of ncap slots holding the keys of lv (positions in old[0..n)
- * when lv has none yet). Hashes are recomputed from the text. */
+/* Grow lv's table to ncap slots (keys from lv->small when it has none). */
 static int dup_rehash(struct dup_level *lv, size_t ncap, const unsigned char *s,
 		      size_t len)
 {
-	uint32_t *ns = calloc(ncap, sizeof *ns);
+	struct dup_slot *ns = calloc(ncap, sizeof *ns);
 	if (!ns)
 		return -1;
 	if (lv->slots) {
 		for (size_t i = 0; i < lv->cap; i++)
-			if (lv->slots[i])
-				*dup_probe(ns, ncap, s, len, lv->slots[i] - 1u,
-					   dup_hash(s, len, lv->slots[i] - 1u)) = lv->slots[i];
+			if (lv->slots[i].pos1)
+				*dup_probe(ns, ncap, s, len, SIZE_MAX, lv->slots[i].hash) = lv->slots[i];
 	} else {
-		for (size_t i = 0; i < lv->n; i++)
-			*dup_probe(ns, ncap, s, len, lv->small[i],
-				   dup_hash(s, len, lv->small[i])) = lv->small[i] + 1u;
+		for (size_t i = 0; i < lv->n; i++) {
+			uint32_t h = (uint32_t)dup_hash(s, len, lv->small[i]);
+			struct dup_slot *d = dup_probe(ns, ncap, s, len, SIZE_MAX, h);
+			d->pos1 = lv->small[i] + 1u;
+			d->hash = h;
+		}
 	}
 	free(lv->slots);
 	lv->slots = ns;
@@ -897,10 +916,12 @@ static int dup_insert(struct dup_level *lv, const unsigned char *s, size_t len, 
 		if (ncap > SIZE_MAX / sizeof *lv->slots || dup_rehash(lv, ncap, s, len))
 			return -1;
 	}
-	uint32_t *slot = dup_probe(lv->slots, lv->cap, s, len, q, dup_hash(s, len, q));
-	if (*slot)
+	uint32_t h = (uint32_t)dup_hash(s, len, q);
+	struct dup_slot *slot = dup_probe(lv->slots, lv->cap, s, len, q, h);
+	if (slot->pos1)
 		return 1;
-	*slot = (uint32_t)q + 1u;
+	slot->pos1 = (uint32_t)q + 1u;
+	slot->hash = h;
 	lv->n++;
 	return 0;
 }

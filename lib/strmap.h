@@ -35,6 +35,10 @@ struct dsck_strmap {
 int dsck_strmap_insert(struct dsck_strmap *m, const char *key, size_t len,
 		       uint32_t value, uint32_t *existing);
 
+/* Make room for n keys in all, so inserting them never regrows (and never
+ * holds two tables at once). Returns 0, or -1 if out of memory. */
+int dsck_strmap_reserve(struct dsck_strmap *m, size_t n);
+
 /* Look key up: returns 1 and sets *value if present, else 0. */
 int dsck_strmap_find(const struct dsck_strmap *m, const char *key, size_t len,
 		     uint32_t *value);
