@@ -65,7 +65,7 @@ $(B)/bin/dsck-%: $$(patsubst %.c,$(B)/%.o,$$(wildcard $$*/*.c)) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/test_%: tests/unit/test_%.c tests/test.h $(LIB_A)
+$(B)/tests/test_%: tests/unit/test_%.c tests/test.h tests/unit/fixtures.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
@@ -120,7 +120,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/dsck
 	install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(HDRS) $(DESTDIR)$(PREFIX)/include/dsck/
+	install -m 644 $(filter-out %_int.h,$(HDRS)) $(DESTDIR)$(PREFIX)/include/dsck/
 
 clean:
 	rm -rf build build-asan build-fuzz

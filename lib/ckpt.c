@@ -13,7 +13,6 @@
 #include "arith.h"
 #include "io.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -90,13 +89,35 @@ static enum dsck_err ckpt_add_shard_name(struct dsck_ckpt *ck, size_t *cap,
 	return DSCK_OK;
 }
 
+/* What ckpt_glob_entry needs while the directory is walked. */
+struct ckpt_glob {
+	struct dsck_ckpt *ck;
+	size_t cap;                 /* entries allocated at ck->shard_names */
+};
+
+/* dsck_dir_each callback: collect one *.safetensors name (IX-R9). */
+static enum dsck_err ckpt_glob_entry(const char *name, void *user,
+				     struct dsck_error *err)
+{
+	struct ckpt_glob *g = user;
+
+	if (!ckpt_has_suffix(name, CKPT_SUFFIX))
+		return DSCK_OK;
+	/* The same IX-R4 policy as for index names: a file whose name
+	 * would garble a report is refused, not skipped silently. */
+	if (dsck_index_check_shard_name(name, strlen(name)) != 0) {
+		dsck_error_file(err, g->ck->dir);
+		return dsck_error_set(err, DSCK_E_BAD_SHARD_PATH,
+				      "a .safetensors file name holds control bytes");
+	}
+	return ckpt_add_shard_name(g->ck, &g->cap, name, err);
+}
+
 /* IX-R9: model.safetensors alone, else every *.safetensors in name order. */
 static enum dsck_err ckpt_glob_shards(struct dsck_ckpt *ck, struct dsck_error *err)
 {
-	enum dsck_err rc = DSCK_OK;
-	size_t cap = 0;
-	DIR *d = NULL;
-	int fd = -1;
+	struct ckpt_glob g = { ck, 0 };
+	enum dsck_err rc;
 	int single = ckpt_exists_at(ck->dirfd, CKPT_SINGLE_NAME);
 
 	if (single < 0) {
@@ -106,55 +127,18 @@ static enum dsck_err ckpt_glob_shards(struct dsck_ckpt *ck, struct dsck_error *e
 				      CKPT_SINGLE_NAME, strerror(e));
 	}
 	if (single)
-		return ckpt_add_shard_name(ck, &cap, CKPT_SINGLE_NAME, err);
-
-	/* readdir on a duplicate so closedir does not close ck->dirfd. */
-	fd = openat(ck->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		dsck_error_file(err, ck->dir);
-		return dsck_error_set(err, dsck_err_from_errno(e), "list directory: %s",
-				      strerror(e));
-	}
-	for (;;) {
-		errno = 0;
-		struct dirent *de = readdir(d);
-		if (!de) {
-			if (errno) {
-				int e = errno;
-				dsck_error_file(err, ck->dir);
-				rc = dsck_error_set(err, DSCK_E_IO, "readdir: %s", strerror(e));
-				goto out;
-			}
-			break;
-		}
-		if (!ckpt_has_suffix(de->d_name, CKPT_SUFFIX))
-			continue;
-		/* The same IX-R4 policy as for index names: a file whose name
-		 * would garble a report is refused, not skipped silently. */
-		if (dsck_index_check_shard_name(de->d_name, strlen(de->d_name)) != 0) {
-			dsck_error_file(err, ck->dir);
-			rc = dsck_error_set(err, DSCK_E_BAD_SHARD_PATH,
-					    "a .safetensors file name holds control bytes");
-			goto out;
-		}
-		rc = ckpt_add_shard_name(ck, &cap, de->d_name, err);
-		if (rc)
-			goto out;
-	}
+		return ckpt_add_shard_name(ck, &g.cap, CKPT_SINGLE_NAME, err);
+	rc = dsck_dir_each(ck->dirfd, ck->dir, ckpt_glob_entry, &g, err);
+	if (rc)
+		return rc;
 	if (ck->n_shards == 0) {
 		dsck_error_file(err, ck->dir);
-		rc = dsck_error_set(err, DSCK_E_NOT_FOUND,
-				    "no " CKPT_INDEX_NAME ", no " CKPT_SINGLE_NAME
-				    " and no *.safetensors file");
-		goto out;
+		return dsck_error_set(err, DSCK_E_NOT_FOUND,
+				      "no " CKPT_INDEX_NAME ", no " CKPT_SINGLE_NAME
+				      " and no *.safetensors file");
 	}
 	qsort(ck->shard_names, ck->n_shards, sizeof *ck->shard_names, ckpt_cmp_str);
-out:
-	closedir(d); /* closes fd */
-	return rc;
+	return DSCK_OK;
 }
 
 /* Open every name of ck->shard_names inside ck->dirfd (IX-R5, IX-R6). */

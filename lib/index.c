@@ -15,6 +15,7 @@
 #include "arith.h"
 #include "io.h"
 #include "json.h"
+#include "jsonw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,10 @@ enum dsck_err dsck_index_parse(const char *text, size_t len, const char *path,
 		goto out;
 
 	qsort(idx->entries, idx->n, sizeof *idx->entries, index_cmp_entry);
+	if (dsck_strmap_reserve(&idx->by_name, idx->n)) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "index name map");
+		goto out;
+	}
 	for (i = 0; i < idx->n; i++) {
 		const char *nm = idx->entries[i].name;
 		/* Keys were unique in the JSON, so a collision here is only
@@ -278,130 +283,6 @@ void dsck_index_release(struct dsck_index *idx)
 
 /* ---- writer --------------------------------------------------------- */
 
-/* Growable output buffer; ok turns 0 on allocation failure and stays 0. */
-struct index_buf {
-	char *p;
-	size_t len, cap;
-	int ok;
-};
-
-static void index_buf_add(struct index_buf *b, const char *s, size_t n)
-{
-	if (!b->ok)
-		return;
-	if (n > SIZE_MAX - b->len - 1) {
-		b->ok = 0;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 4096;
-		while (ncap < b->len + n + 1) {
-			if (ncap > SIZE_MAX / 2) {
-				b->ok = 0;
-				return;
-			}
-			ncap *= 2;
-		}
-		char *np = realloc(b->p, ncap);
-		if (!np) {
-			b->ok = 0;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void index_buf_str(struct index_buf *b, const char *s)
-{
-	index_buf_add(b, s, strlen(s));
-}
-
-/*
- * Decode one UTF-8 sequence at s (n bytes left). Returns its length and sets
- * *cp, or 0 for an invalid sequence (overlong, surrogate, > U+10FFFF).
- */
-static size_t index_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c = s[0];
-	size_t len;
-	uint32_t min;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if ((c & 0xE0) == 0xC0) {
-		len = 2, c &= 0x1F, min = 0x80;
-	} else if ((c & 0xF0) == 0xE0) {
-		len = 3, c &= 0x0F, min = 0x800;
-	} else if ((c & 0xF8) == 0xF0) {
-		len = 4, c &= 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/*
- * Append s as a JSON string the way Python's json.dumps does with
- * ensure_ascii=True: short escapes for " \ \n \r \t \b \f, every other byte
- * outside 0x20..0x7E as \uXXXX (lowercase hex), astral code points as a
- * surrogate pair. Returns -1 if s is not valid UTF-8.
- */
-static int index_buf_json_str(struct index_buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-	char esc[16];
-
-	index_buf_add(b, "\"", 1);
-	while (n > 0) {
-		uint32_t cp;
-		size_t k = index_utf8_next(p, n, &cp);
-		if (k == 0)
-			return -1;
-		p += k;
-		n -= k;
-		switch (cp) {
-		case '"': index_buf_add(b, "\\\"", 2); continue;
-		case '\\': index_buf_add(b, "\\\\", 2); continue;
-		case '\n': index_buf_add(b, "\\n", 2); continue;
-		case '\r': index_buf_add(b, "\\r", 2); continue;
-		case '\t': index_buf_add(b, "\\t", 2); continue;
-		case '\b': index_buf_add(b, "\\b", 2); continue;
-		case '\f': index_buf_add(b, "\\f", 2); continue;
-		default: break;
-		}
-		if (cp >= 0x20 && cp <= 0x7E) {
-			char ch = (char)cp;
-			index_buf_add(b, &ch, 1);
-		} else if (cp < 0x10000) {
-			snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
-			index_buf_str(b, esc);
-		} else {
-			uint32_t v = cp - 0x10000;
-			snprintf(esc, sizeof esc, "\\u%04x\\u%04x",
-				 (unsigned)(0xD800 + (v >> 10)),
-				 (unsigned)(0xDC00 + (v & 0x3FF)));
-			index_buf_str(b, esc);
-		}
-	}
-	index_buf_add(b, "\"", 1);
-	return 0;
-}
-
 /* qsort_r context: the write order is a permutation of indices into names. */
 struct index_sort_ctx {
 	const char *const *names;
@@ -419,9 +300,8 @@ enum dsck_err dsck_index_write(const char *path, const char *const *names,
 			       uint64_t total_size, struct dsck_error *err)
 {
 	enum dsck_err rc = DSCK_OK;
-	struct index_buf b = { NULL, 0, 0, 1 };
+	struct dsck_jsonw b = DSCK_JSONW_INIT;
 	size_t *ord = NULL;
-	char num[32];
 	struct index_sort_ctx ctx = { names };
 
 	dsck_error_file(err, path);
@@ -436,10 +316,10 @@ enum dsck_err dsck_index_write(const char *path, const char *const *names,
 	 * valid UTF-8 is the bytewise order strcmp gives. */
 	qsort_r(ord, n, sizeof *ord, index_cmp_by_name, &ctx);
 
-	snprintf(num, sizeof num, "%llu", (unsigned long long)total_size);
-	index_buf_str(&b, "{\n  \"metadata\": {\n    \"total_size\": ");
-	index_buf_str(&b, num);
-	index_buf_str(&b, "\n  },\n  \"weight_map\": {");
+	/* json.dumps(indent=2, sort_keys=True), ensure_ascii as its default */
+	dsck_jsonw_puts(&b, "{\n  \"metadata\": {\n    \"total_size\": ");
+	dsck_jsonw_u64(&b, total_size);
+	dsck_jsonw_puts(&b, "\n  },\n  \"weight_map\": {");
 	for (size_t k = 0; k < n; k++) {
 		size_t i = ord[k];
 		const char *shard = shard_names[shard_of[i]];
@@ -456,15 +336,15 @@ enum dsck_err dsck_index_write(const char *path, const char *const *names,
 					    "shard name is not a plain file name (IX-R4)");
 			goto out;
 		}
-		index_buf_str(&b, k ? ",\n    " : "\n    ");
-		if (index_buf_json_str(&b, names[i]) != 0) {
+		dsck_jsonw_puts(&b, k ? ",\n    " : "\n    ");
+		if (dsck_jsonw_str(&b, names[i], DSCK_JSONW_ASCII) != 0) {
 			dsck_error_tensor(err, names[i]);
 			rc = dsck_error_set(err, DSCK_E_INVALID_UTF8,
 					    "tensor name is not valid UTF-8");
 			goto out;
 		}
-		index_buf_add(&b, ": ", 2);
-		if (index_buf_json_str(&b, shard) != 0) {
+		dsck_jsonw_put(&b, ": ", 2);
+		if (dsck_jsonw_str(&b, shard, DSCK_JSONW_ASCII) != 0) {
 			dsck_error_tensor(err, names[i]);
 			rc = dsck_error_set(err, DSCK_E_INVALID_UTF8,
 					    "shard name is not valid UTF-8");
@@ -472,14 +352,13 @@ enum dsck_err dsck_index_write(const char *path, const char *const *names,
 		}
 	}
 	/* json.dumps writes an empty dict as {} even with indent. */
-	index_buf_str(&b, n ? "\n  }\n}\n" : "}\n}\n");
-	if (!b.ok) {
-		rc = dsck_error_set(err, DSCK_E_NOMEM, "index text");
+	dsck_jsonw_puts(&b, n ? "\n  }\n}\n" : "}\n}\n");
+	rc = dsck_jsonw_check(&b, "index text", err);
+	if (rc)
 		goto out;
-	}
 	rc = dsck_write_file_atomic(path, b.p, b.len, err);
 out:
 	free(ord);
-	free(b.p);
+	dsck_jsonw_release(&b);
 	return rc;
 }

@@ -1,6 +1,7 @@
-/* io.c - pread-based files and the atomic writer (io.h). */
+/* io.c - pread-based files, directory listing and the atomic writer (io.h). */
 #include "io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -322,4 +323,41 @@ enum dsck_err dsck_write_file_atomic(const char *path, const void *buf, size_t n
 		return rc;
 	}
 	return dsck_writer_commit(&w, err);
+}
+
+enum dsck_err dsck_dir_each(int dirfd, const char *display, dsck_dir_entry_fn fn,
+			    void *user, struct dsck_error *err)
+{
+	enum dsck_err rc = DSCK_OK;
+	DIR *d = NULL;
+	/* readdir on a duplicate so closedir does not close the caller's fd. */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		dsck_error_file(err, display);
+		return dsck_error_set(err, dsck_err_from_errno(e), "list directory: %s",
+				      strerror(e));
+	}
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (!de) {
+			if (errno) {
+				int e = errno;
+				dsck_error_file(err, display);
+				rc = dsck_error_set(err, DSCK_E_IO, "readdir: %s", strerror(e));
+			}
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		rc = fn(de->d_name, user, err);
+		if (rc)
+			break;
+	}
+	closedir(d); /* closes fd */
+	return rc;
 }

@@ -1,6 +1,6 @@
 /*
  * io.h - bytes layer: read-only files through pread, bounded whole-file reads
- * for small JSON files, and the atomic writer.
+ * for small JSON files, directory listing, and the atomic writer.
  *
  * Inputs are never modified: files are opened O_RDONLY. Every read is bounded
  * by the size fstat reported at open (formats.md G-R1); a short read is an
@@ -96,6 +96,20 @@ void dsck_writer_abort(struct dsck_writer *w);
 /* Write a small whole file atomically (config.json, index.json, manifests). */
 enum dsck_err dsck_write_file_atomic(const char *path, const void *buf, size_t n,
 				     struct dsck_error *err);
+
+/*
+ * Directory listing: fn is called once for every entry of the directory
+ * dirfd except "." and "..", in readdir order, with the entry's name (a
+ * view valid during the call only). fn returns DSCK_OK to go on; any other
+ * code stops the walk and is returned as it is (fn fills err). dirfd stays
+ * open and owned by the caller: the walk reads a duplicate. display names
+ * the directory in errors (open failure: NOT_FOUND/IO from errno; readdir
+ * failure: IO).
+ */
+typedef enum dsck_err (*dsck_dir_entry_fn)(const char *name, void *user,
+					   struct dsck_error *err);
+enum dsck_err dsck_dir_each(int dirfd, const char *display, dsck_dir_entry_fn fn,
+			    void *user, struct dsck_error *err);
 
 /* Map errno of a failed write/open into DSCK_E_NOSPACE / NOT_FOUND / IO. */
 enum dsck_err dsck_err_from_errno(int errnum);

@@ -1,6 +1,9 @@
 /*
- * manifest.c - compute, write, load and compare checkpoint manifests
- * (manifest.h, formats.md §7).
+ * manifest.c - compute checkpoint manifests (manifest.h, formats.md §7):
+ * the file list (MF-R1), the per-file and per-tensor hashes (MF-R2), the
+ * model hash (MF-R3), plus the helpers the manifest files share
+ * (manifest_int.h). Writing and loading live in manifest_json.c, comparing
+ * in manifest_compare.c.
  *
  * Computing: one job per file, taken from a shared queue by a pool of
  * pthreads. A shard is read once, front to back, in buf_bytes chunks; every
@@ -10,12 +13,11 @@
  * queue, the progress counter and the first error need the lock.
  */
 #include "manifest.h"
+#include "manifest_int.h"
 
 #include "arith.h"
 #include "io.h"
-#include "json.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,8 +26,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define MF_MAX_FILE_NAME 255u /* bytes, as IX-R4 */
 
 static int mf_has_suffix(const char *s, const char *suffix)
 {
@@ -67,16 +67,12 @@ void dsck_manifest_release(struct dsck_manifest *m)
 	*m = (struct dsck_manifest)DSCK_MANIFEST_INIT;
 }
 
-static int mf_cmp_file(const void *a, const void *b)
+/* ---- shared by the manifest files (manifest_int.h) ------------------ */
+
+int dsck_manifest_cmp_file(const void *a, const void *b)
 {
 	return strcmp(((const struct dsck_manifest_file *)a)->name,
 		      ((const struct dsck_manifest_file *)b)->name);
-}
-
-static int mf_cmp_tensor(const void *a, const void *b)
-{
-	return strcmp(((const struct dsck_manifest_tensor *)a)->name,
-		      ((const struct dsck_manifest_tensor *)b)->name);
 }
 
 static int mf_hex_value(char c)
@@ -88,8 +84,7 @@ static int mf_hex_value(char c)
 	return -1; /* uppercase is not the canonical form and is refused */
 }
 
-/* 64 lowercase hex digits -> 32 bytes; -1 if hex is not of that form. */
-static int mf_hex_decode(const char *hex, unsigned char raw[32])
+int dsck_manifest_hex_decode(const char *hex, unsigned char raw[32])
 {
 	for (size_t i = 0; i < 32; i++) {
 		int hi = mf_hex_value(hex[2 * i]), lo;
@@ -103,10 +98,8 @@ static int mf_hex_decode(const char *hex, unsigned char raw[32])
 	return hex[64] == '\0' ? 0 : -1;
 }
 
-/* "a,b,c" (MF-R3, no spaces) or "[a, b, c]" for messages (bracket set).
- * Truncated to n - 1 bytes; the MF-R3 buffer is sized for 8 dims. */
-static void mf_shape_text(const struct dsck_manifest_tensor *t, const char *sep,
-			  int bracket, char *buf, size_t n)
+void dsck_manifest_shape_text(const struct dsck_manifest_tensor *t,
+			      const char *sep, int bracket, char *buf, size_t n)
 {
 	size_t len = 0;
 	int w;
@@ -138,8 +131,8 @@ static enum dsck_err mf_model_hash(struct dsck_manifest *m, struct dsck_error *e
 	for (size_t i = 0; rc == DSCK_OK && i < m->n_tensors; i++) {
 		const struct dsck_manifest_tensor *t = &m->tensors[i];
 		const char *dt = dsck_dtype_name(t->dtype);
-		mf_shape_text(t, ",", 0, shape, sizeof shape);
-		if (!dt || mf_hex_decode(t->sha256, raw) != 0) {
+		dsck_manifest_shape_text(t, ",", 0, shape, sizeof shape);
+		if (!dt || dsck_manifest_hex_decode(t->sha256, raw) != 0) {
 			dsck_error_tensor(err, t->name);
 			rc = dsck_error_set(err, DSCK_E_INVALID_MANIFEST,
 					    "tensor without a dtype or hash");
@@ -392,17 +385,66 @@ static int mf_ckpt_is_single_file(const struct dsck_ckpt *ck)
 	       mf_has_suffix(ck->path, ".safetensors");
 }
 
+/* What mf_list_aux needs while the directory is walked. */
+struct mf_lister {
+	const struct dsck_ckpt *ck;
+	struct dsck_manifest *m;
+	size_t cap;                 /* entries allocated at m->files */
+};
+
+/* dsck_dir_each callback: add name to m->files if the aux policy admits
+ * it; a symlink is refused, as for shards (IX-R5). */
+static enum dsck_err mf_list_aux(const char *name, void *user,
+				 struct dsck_error *err)
+{
+	struct mf_lister *l = user;
+	struct dsck_manifest *m = l->m;
+	struct stat st;
+
+	if (!dsck_manifest_is_aux_name(name) || mf_is_shard(l->ck, name))
+		return DSCK_OK;
+	if (fstatat(l->ck->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		int e = errno;
+		dsck_error_file(err, name);
+		return dsck_error_set(err, dsck_err_from_errno(e), "stat: %s", strerror(e));
+	}
+	if (S_ISDIR(st.st_mode))
+		return DSCK_OK;
+	if (S_ISLNK(st.st_mode)) {
+		dsck_error_file(err, name);
+		return dsck_error_set(err, DSCK_E_BAD_SHARD_PATH,
+				      "is a symbolic link; checkpoint files must be regular files inside the directory");
+	}
+	if (m->n_files == l->cap) {
+		size_t ncap;
+		struct dsck_manifest_file *nf;
+		if (__builtin_mul_overflow(l->cap, (size_t)2, &ncap) ||
+		    ncap > SIZE_MAX / sizeof *nf)
+			return dsck_error_set(err, DSCK_E_NOMEM, "file table");
+		nf = realloc(m->files, ncap * sizeof *nf);
+		if (!nf)
+			return dsck_error_set(err, DSCK_E_NOMEM, "file table");
+		/* release() frees names up to n_files: keep the tail empty */
+		memset(nf + l->cap, 0, (ncap - l->cap) * sizeof *nf);
+		m->files = nf;
+		l->cap = ncap;
+	}
+	m->files[m->n_files].name = strdup(name);
+	if (!m->files[m->n_files].name)
+		return dsck_error_set(err, DSCK_E_NOMEM, "file name");
+	m->n_files++;
+	return DSCK_OK;
+}
+
 /* List the files of the manifest into m->files (unsorted, hashes empty):
- * the shards first, in shard order, then aux files of the directory. */
+ * the shards first, in shard order, then aux files of the directory. On
+ * error m holds what was listed; the caller releases it. */
 static enum dsck_err mf_list_files(const struct dsck_ckpt *ck,
 				   struct dsck_manifest *m, struct dsck_error *err)
 {
-	enum dsck_err rc = DSCK_OK;
-	size_t cap = ck->n_shards + 16;
-	DIR *d = NULL;
-	int fd = -1;
+	struct mf_lister l = { ck, m, ck->n_shards + 16 };
 
-	m->files = calloc(cap, sizeof *m->files);
+	m->files = calloc(l.cap, sizeof *m->files);
 	if (!m->files)
 		return dsck_error_set(err, DSCK_E_NOMEM, "file table");
 	for (size_t i = 0; i < ck->n_shards; i++) {
@@ -413,64 +455,7 @@ static enum dsck_err mf_list_files(const struct dsck_ckpt *ck,
 	}
 	if (mf_ckpt_is_single_file(ck))
 		return DSCK_OK;
-
-	fd = openat(ck->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		dsck_error_file(err, ck->dir);
-		return dsck_error_set(err, dsck_err_from_errno(e), "list directory: %s",
-				      strerror(e));
-	}
-	for (;;) {
-		struct stat st;
-		errno = 0;
-		struct dirent *de = readdir(d);
-		if (!de) {
-			if (errno) {
-				int e = errno;
-				dsck_error_file(err, ck->dir);
-				rc = dsck_error_set(err, DSCK_E_IO, "readdir: %s", strerror(e));
-			}
-			break;
-		}
-		if (!dsck_manifest_is_aux_name(de->d_name) || mf_is_shard(ck, de->d_name))
-			continue;
-		if (fstatat(ck->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			int e = errno;
-			dsck_error_file(err, de->d_name);
-			rc = dsck_error_set(err, dsck_err_from_errno(e), "stat: %s", strerror(e));
-			break;
-		}
-		if (S_ISDIR(st.st_mode))
-			continue;
-		if (S_ISLNK(st.st_mode)) {
-			dsck_error_file(err, de->d_name);
-			rc = dsck_error_set(err, DSCK_E_BAD_SHARD_PATH,
-					    "is a symbolic link; checkpoint files must be regular files inside the directory");
-			break;
-		}
-		if (m->n_files == cap) {
-			size_t ncap = cap * 2;
-			struct dsck_manifest_file *nf = realloc(m->files, ncap * sizeof *nf);
-			if (!nf) {
-				rc = dsck_error_set(err, DSCK_E_NOMEM, "file table");
-				break;
-			}
-			memset(nf + cap, 0, (ncap - cap) * sizeof *nf);
-			m->files = nf;
-			cap = ncap;
-		}
-		m->files[m->n_files].name = strdup(de->d_name);
-		if (!m->files[m->n_files].name) {
-			rc = dsck_error_set(err, DSCK_E_NOMEM, "file name");
-			break;
-		}
-		m->n_files++;
-	}
-	closedir(d);
-	return rc;
+	return dsck_dir_each(ck->dirfd, ck->dir, mf_list_aux, &l, err);
 }
 
 /* Fill m->tensors (same order as ck->tensors: by name) and the slot map
@@ -606,11 +591,11 @@ enum dsck_err dsck_manifest_compute(const struct dsck_ckpt *ck,
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "file order");
 		goto out;
 	}
-	qsort(m.files, m.n_files, sizeof *m.files, mf_cmp_file);
+	qsort(m.files, m.n_files, sizeof *m.files, dsck_manifest_cmp_file);
 	for (size_t s = 0; s < ck->n_shards; s++) {
 		struct dsck_manifest_file key = { ck->shard_names[s], 0, { 0 } };
 		struct dsck_manifest_file *hit = bsearch(&key, m.files, m.n_files,
-							 sizeof *m.files, mf_cmp_file);
+							 sizeof *m.files, dsck_manifest_cmp_file);
 		sorted_pos[s] = hit ? (size_t)(hit - m.files) : 0;
 	}
 	for (size_t i = 0; i < m.n_tensors; i++)
@@ -631,439 +616,4 @@ out:
 	free(run.slot_of);
 	dsck_manifest_release(&m);
 	return rc;
-}
-
-/* ---- writing -------------------------------------------------------- */
-
-/* Growable text buffer; ok turns 0 on allocation failure and stays 0. */
-struct mf_buf {
-	char *p;
-	size_t len, cap;
-	int ok;
-};
-
-static void mf_buf_add(struct mf_buf *b, const char *s, size_t n)
-{
-	if (!b->ok)
-		return;
-	if (n > SIZE_MAX / 2 - b->len) {
-		b->ok = 0;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 65536;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		char *np = realloc(b->p, ncap);
-		if (!np) {
-			b->ok = 0;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void mf_buf_str(struct mf_buf *b, const char *s)
-{
-	mf_buf_add(b, s, strlen(s));
-}
-
-/* A JSON string: names are valid UTF-8 already (J-R2 on every input they
- * came from), so only '"', '\\' and control bytes need escaping. */
-static void mf_buf_json_str(struct mf_buf *b, const char *s)
-{
-	char esc[8];
-	mf_buf_add(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*p;
-			mf_buf_add(b, esc, 2);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			snprintf(esc, sizeof esc, "\\u%04x", *p);
-			mf_buf_str(b, esc);
-		} else {
-			mf_buf_add(b, (const char *)p, 1);
-		}
-	}
-	mf_buf_add(b, "\"", 1);
-}
-
-enum dsck_err dsck_manifest_write(const struct dsck_manifest *m, const char *path,
-				  struct dsck_error *err)
-{
-	struct mf_buf b = { NULL, 0, 0, 1 };
-	char num[64];
-	enum dsck_err rc;
-
-	mf_buf_str(&b, "{\n  \"dsck_manifest\": 1,\n  \"files\": {");
-	for (size_t i = 0; i < m->n_files; i++) {
-		const struct dsck_manifest_file *f = &m->files[i];
-		mf_buf_str(&b, i ? ",\n    " : "\n    ");
-		mf_buf_json_str(&b, f->name);
-		mf_buf_str(&b, ": {\"sha256\": \"");
-		mf_buf_str(&b, f->sha256);
-		snprintf(num, sizeof num, "\", \"size\": %llu}", (unsigned long long)f->size);
-		mf_buf_str(&b, num);
-	}
-	mf_buf_str(&b, m->n_files ? "\n  },\n  \"model_sha256\": \"" : "},\n  \"model_sha256\": \"");
-	mf_buf_str(&b, m->model_sha256);
-	mf_buf_str(&b, "\",\n  \"tensors\": {");
-	for (size_t i = 0; i < m->n_tensors; i++) {
-		const struct dsck_manifest_tensor *t = &m->tensors[i];
-		const char *dt = dsck_dtype_name(t->dtype);
-		mf_buf_str(&b, i ? ",\n    " : "\n    ");
-		mf_buf_json_str(&b, t->name);
-		mf_buf_str(&b, ": {\"dtype\": \"");
-		mf_buf_str(&b, dt ? dt : "");
-		mf_buf_str(&b, "\", \"sha256\": \"");
-		mf_buf_str(&b, t->sha256);
-		mf_buf_str(&b, "\", \"shape\": [");
-		for (uint32_t d = 0; d < t->ndim; d++) {
-			snprintf(num, sizeof num, "%s%llu", d ? ", " : "",
-				 (unsigned long long)t->shape[d]);
-			mf_buf_str(&b, num);
-		}
-		mf_buf_str(&b, "]}");
-	}
-	mf_buf_str(&b, m->n_tensors ? "\n  }\n}\n" : "}\n}\n");
-	if (!b.ok) {
-		free(b.p);
-		return dsck_error_set(err, DSCK_E_NOMEM, "manifest text");
-	}
-	rc = dsck_write_file_atomic(path, b.p, b.len, err);
-	free(b.p);
-	return rc;
-}
-
-/* ---- loading -------------------------------------------------------- */
-
-static enum dsck_err mf_bad(struct dsck_error *err, const char *key,
-			    const char *what)
-{
-	dsck_error_tensor(err, key);
-	return dsck_error_set(err, DSCK_E_INVALID_MANIFEST, "%s", what);
-}
-
-/* Check obj is an object with exactly the n keys given. */
-static int mf_exact_keys(const cJSON *obj, const char *const *keys, size_t n)
-{
-	size_t count = 0;
-	if (!cJSON_IsObject(obj))
-		return -1;
-	for (const cJSON *it = obj->child; it; it = it->next) {
-		size_t k;
-		for (k = 0; k < n; k++)
-			if (strcmp(it->string, keys[k]) == 0)
-				break;
-		if (k == n)
-			return -1;
-		count++;
-	}
-	return count == n ? 0 : -1; /* keys are unique (J-R6) */
-}
-
-static int mf_get_hex(const cJSON *obj, const char *key, char out[DSCK_SHA256_HEX])
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-	unsigned char raw[32];
-	if (!cJSON_IsString(it) || !it->valuestring ||
-	    dsck_json_strlen(it->valuestring) != 64 ||
-	    mf_hex_decode(it->valuestring, raw) != 0)
-		return -1;
-	memcpy(out, it->valuestring, DSCK_SHA256_HEX);
-	return 0;
-}
-
-/* A file name of a manifest: 1..255 bytes, no separator, no control byte,
- * not "." or "..". Names are compared, never opened, but they are printed. */
-static int mf_check_file_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > MF_MAX_FILE_NAME || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return -1;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p == '/' || *p == '\\' || *p < 0x20 || *p == 0x7f)
-			return -1;
-	return 0;
-}
-
-static enum dsck_err mf_parse_files(const cJSON *files, struct dsck_manifest *m,
-				    struct dsck_error *err)
-{
-	static const char *const keys[] = { "sha256", "size" };
-	size_t n = 0;
-	for (const cJSON *it = files->child; it; it = it->next)
-		n++;
-	m->files = calloc(n ? n : 1, sizeof *m->files);
-	if (!m->files)
-		return dsck_error_set(err, DSCK_E_NOMEM, "manifest files");
-	for (const cJSON *it = files->child; it; it = it->next) {
-		struct dsck_manifest_file *f = &m->files[m->n_files];
-		if (mf_check_file_name(it->string) != 0)
-			return mf_bad(err, it->string, "file name is not a plain file name");
-		if (mf_exact_keys(it, keys, 2) != 0)
-			return mf_bad(err, it->string, "file entry needs exactly sha256 and size");
-		if (mf_get_hex(it, "sha256", f->sha256) != 0)
-			return mf_bad(err, it->string, "file sha256 is not 64 lowercase hex digits");
-		if (dsck_json_u64(cJSON_GetObjectItemCaseSensitive(it, "size"), &f->size) != 0)
-			return mf_bad(err, it->string, "file size is not an exact integer");
-		f->name = strdup(it->string);
-		if (!f->name)
-			return dsck_error_set(err, DSCK_E_NOMEM, "manifest file name");
-		m->n_files++;
-	}
-	qsort(m->files, m->n_files, sizeof *m->files, mf_cmp_file);
-	return DSCK_OK;
-}
-
-static enum dsck_err mf_parse_tensors(const cJSON *tensors, struct dsck_manifest *m,
-				      struct dsck_error *err)
-{
-	static const char *const keys[] = { "dtype", "sha256", "shape" };
-	size_t n = 0;
-	for (const cJSON *it = tensors->child; it; it = it->next)
-		n++;
-	m->tensors = calloc(n ? n : 1, sizeof *m->tensors);
-	if (!m->tensors)
-		return dsck_error_set(err, DSCK_E_NOMEM, "manifest tensors");
-	for (const cJSON *it = tensors->child; it; it = it->next) {
-		struct dsck_manifest_tensor *t = &m->tensors[m->n_tensors];
-		const cJSON *dt, *shape;
-		if (it->string[0] == '\0')
-			return mf_bad(err, it->string, "empty tensor name");
-		if (mf_exact_keys(it, keys, 3) != 0)
-			return mf_bad(err, it->string, "tensor entry needs exactly dtype, sha256 and shape");
-		if (mf_get_hex(it, "sha256", t->sha256) != 0)
-			return mf_bad(err, it->string, "tensor sha256 is not 64 lowercase hex digits");
-		dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
-		if (!cJSON_IsString(dt) || !dt->valuestring ||
-		    dsck_dtype_from_name(dt->valuestring, dsck_json_strlen(dt->valuestring),
-					 &t->dtype) != 0)
-			return mf_bad(err, it->string, "tensor dtype is not a safetensors dtype name");
-		shape = cJSON_GetObjectItemCaseSensitive(it, "shape");
-		if (!cJSON_IsArray(shape))
-			return mf_bad(err, it->string, "tensor shape is not an array");
-		for (const cJSON *d = shape->child; d; d = d->next) {
-			if (t->ndim == DSCK_MAX_DIMS)
-				return mf_bad(err, it->string, "tensor shape has more than 8 dimensions");
-			if (dsck_json_u64(d, &t->shape[t->ndim]) != 0)
-				return mf_bad(err, it->string, "tensor shape entry is not an exact integer");
-			t->ndim++;
-		}
-		t->name = strdup(it->string);
-		if (!t->name)
-			return dsck_error_set(err, DSCK_E_NOMEM, "manifest tensor name");
-		m->n_tensors++;
-	}
-	qsort(m->tensors, m->n_tensors, sizeof *m->tensors, mf_cmp_tensor);
-	return DSCK_OK;
-}
-
-enum dsck_err dsck_manifest_parse(const char *text, size_t len, const char *path,
-				  struct dsck_manifest *out, struct dsck_error *err)
-{
-	static const char *const keys[] = { "dsck_manifest", "files", "model_sha256",
-					    "tensors" };
-	struct dsck_manifest m = DSCK_MANIFEST_INIT;
-	cJSON *root = NULL;
-	const cJSON *files, *tensors;
-	uint64_t version;
-	enum dsck_err rc;
-
-	*out = (struct dsck_manifest)DSCK_MANIFEST_INIT;
-	if (path)
-		dsck_error_file(err, path);
-	if (len > DSCK_MANIFEST_MAX_BYTES) {
-		rc = dsck_error_set(err, DSCK_E_LIMIT, "manifest too large");
-		goto out;
-	}
-	rc = dsck_json_parse(text, len, 0, &root, err);
-	if (rc)
-		goto out;
-	if (mf_exact_keys(root, keys, 4) != 0) {
-		rc = mf_bad(err, "", "top level needs exactly dsck_manifest, files, model_sha256 and tensors");
-		goto out;
-	}
-	if (dsck_json_u64(cJSON_GetObjectItemCaseSensitive(root, "dsck_manifest"), &version) != 0 ||
-	    version != DSCK_MANIFEST_VERSION) {
-		dsck_error_expect(err, "%d", DSCK_MANIFEST_VERSION);
-		rc = mf_bad(err, "dsck_manifest", "unknown manifest version");
-		goto out;
-	}
-	if (mf_get_hex(root, "model_sha256", m.model_sha256) != 0) {
-		rc = mf_bad(err, "model_sha256", "not 64 lowercase hex digits");
-		goto out;
-	}
-	files = cJSON_GetObjectItemCaseSensitive(root, "files");
-	tensors = cJSON_GetObjectItemCaseSensitive(root, "tensors");
-	if (!cJSON_IsObject(files)) {
-		rc = mf_bad(err, "files", "not an object");
-		goto out;
-	}
-	if (!cJSON_IsObject(tensors)) {
-		rc = mf_bad(err, "tensors", "not an object");
-		goto out;
-	}
-	rc = mf_parse_files(files, &m, err);
-	if (rc)
-		goto out;
-	rc = mf_parse_tensors(tensors, &m, err);
-	if (rc)
-		goto out;
-	if (path)
-		dsck_error_clear(err);
-	*out = m;
-	m = (struct dsck_manifest)DSCK_MANIFEST_INIT;
-out:
-	cJSON_Delete(root);
-	dsck_manifest_release(&m);
-	return rc;
-}
-
-enum dsck_err dsck_manifest_load(const char *path, struct dsck_manifest *out,
-				 struct dsck_error *err)
-{
-	char *text = NULL;
-	size_t len = 0;
-	enum dsck_err rc;
-
-	*out = (struct dsck_manifest)DSCK_MANIFEST_INIT;
-	rc = dsck_file_read_all(path, DSCK_MANIFEST_MAX_BYTES, &text, &len, err);
-	if (rc)
-		return rc;
-	rc = dsck_manifest_parse(text, len, path, out, err);
-	free(text);
-	return rc;
-}
-
-/* ---- comparing ------------------------------------------------------ */
-
-const char *dsck_manifest_diff_name(enum dsck_manifest_diff_kind kind)
-{
-	switch (kind) {
-	case DSCK_DIFF_FILE_SIZE: return "FILE_SIZE";
-	case DSCK_DIFF_FILE_HASH: return "FILE_HASH";
-	case DSCK_DIFF_FILE_MISSING: return "FILE_MISSING";
-	case DSCK_DIFF_FILE_UNEXPECTED: return "FILE_UNEXPECTED";
-	case DSCK_DIFF_TENSOR_DTYPE: return "TENSOR_DTYPE";
-	case DSCK_DIFF_TENSOR_SHAPE: return "TENSOR_SHAPE";
-	case DSCK_DIFF_TENSOR_HASH: return "TENSOR_HASH";
-	case DSCK_DIFF_TENSOR_MISSING: return "TENSOR_MISSING";
-	case DSCK_DIFF_TENSOR_UNEXPECTED: return "TENSOR_UNEXPECTED";
-	case DSCK_DIFF_MODEL_HASH: return "MODEL_HASH";
-	}
-	return "UNKNOWN";
-}
-
-/* Counts and forwards one difference. */
-struct mf_cmp {
-	dsck_manifest_diff_fn cb;
-	void *user;
-	size_t count;
-};
-
-static void mf_report(struct mf_cmp *c, enum dsck_manifest_diff_kind kind,
-		      const char *file, const char *tensor,
-		      const char *expected, const char *found)
-{
-	struct dsck_manifest_diff d;
-	c->count++;
-	if (!c->cb)
-		return;
-	d.kind = kind;
-	d.file = file;
-	d.tensor = tensor;
-	snprintf(d.expected, sizeof d.expected, "%s", expected ? expected : "");
-	snprintf(d.found, sizeof d.found, "%s", found ? found : "");
-	c->cb(&d, c->user);
-}
-
-static void mf_compare_files(const struct dsck_manifest *e,
-			     const struct dsck_manifest *a, struct mf_cmp *c)
-{
-	size_t i = 0, j = 0;
-	char x[32], y[32];
-	while (i < e->n_files || j < a->n_files) {
-		int r = i == e->n_files ? 1 : j == a->n_files ? -1
-			: strcmp(e->files[i].name, a->files[j].name);
-		if (r < 0) {
-			mf_report(c, DSCK_DIFF_FILE_MISSING, e->files[i].name, NULL,
-				  "present", "absent");
-			i++;
-		} else if (r > 0) {
-			mf_report(c, DSCK_DIFF_FILE_UNEXPECTED, a->files[j].name, NULL,
-				  "absent", "present");
-			j++;
-		} else {
-			const struct dsck_manifest_file *fe = &e->files[i], *fa = &a->files[j];
-			if (fe->size != fa->size) {
-				snprintf(x, sizeof x, "%llu", (unsigned long long)fe->size);
-				snprintf(y, sizeof y, "%llu", (unsigned long long)fa->size);
-				mf_report(c, DSCK_DIFF_FILE_SIZE, fe->name, NULL, x, y);
-			}
-			if (strcmp(fe->sha256, fa->sha256) != 0)
-				mf_report(c, DSCK_DIFF_FILE_HASH, fe->name, NULL,
-					  fe->sha256, fa->sha256);
-			i++;
-			j++;
-		}
-	}
-}
-
-static void mf_compare_tensors(const struct dsck_manifest *e,
-			       const struct dsck_manifest *a, struct mf_cmp *c)
-{
-	size_t i = 0, j = 0;
-	char x[DSCK_DIFF_TEXT], y[DSCK_DIFF_TEXT];
-	while (i < e->n_tensors || j < a->n_tensors) {
-		int r = i == e->n_tensors ? 1 : j == a->n_tensors ? -1
-			: strcmp(e->tensors[i].name, a->tensors[j].name);
-		if (r < 0) {
-			const struct dsck_manifest_tensor *t = &e->tensors[i++];
-			mf_report(c, DSCK_DIFF_TENSOR_MISSING, t->file, t->name,
-				  "present", "absent");
-			continue;
-		}
-		if (r > 0) {
-			const struct dsck_manifest_tensor *t = &a->tensors[j++];
-			mf_report(c, DSCK_DIFF_TENSOR_UNEXPECTED, t->file, t->name,
-				  "absent", "present");
-			continue;
-		}
-		const struct dsck_manifest_tensor *te = &e->tensors[i++];
-		const struct dsck_manifest_tensor *ta = &a->tensors[j++];
-		const char *file = ta->file ? ta->file : te->file;
-		if (te->dtype != ta->dtype) {
-			const char *de = dsck_dtype_name(te->dtype), *da = dsck_dtype_name(ta->dtype);
-			mf_report(c, DSCK_DIFF_TENSOR_DTYPE, file, te->name,
-				  de ? de : "?", da ? da : "?");
-		}
-		if (te->ndim != ta->ndim ||
-		    memcmp(te->shape, ta->shape, te->ndim * sizeof te->shape[0]) != 0) {
-			mf_shape_text(te, ", ", 1, x, sizeof x);
-			mf_shape_text(ta, ", ", 1, y, sizeof y);
-			mf_report(c, DSCK_DIFF_TENSOR_SHAPE, file, te->name, x, y);
-		}
-		if (strcmp(te->sha256, ta->sha256) != 0)
-			mf_report(c, DSCK_DIFF_TENSOR_HASH, file, te->name,
-				  te->sha256, ta->sha256);
-	}
-}
-
-size_t dsck_manifest_compare(const struct dsck_manifest *expected,
-			     const struct dsck_manifest *actual,
-			     dsck_manifest_diff_fn cb, void *user)
-{
-	struct mf_cmp c = { cb, user, 0 };
-	mf_compare_files(expected, actual, &c);
-	mf_compare_tensors(expected, actual, &c);
-	if (strcmp(expected->model_sha256, actual->model_sha256) != 0)
-		mf_report(&c, DSCK_DIFF_MODEL_HASH, NULL, NULL,
-			  expected->model_sha256, actual->model_sha256);
-	return c.count;
 }

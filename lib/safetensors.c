@@ -11,14 +11,16 @@
  * and a hash map name -> index. Error offsets are FILE offsets: 8 + offset
  * in the header.
  *
- * Writer: the header is built by hand in the byte form of the reference
- * writer (serde_json compact output, metadata first, tensors by dtype
- * alignment rank descending then name), padded with spaces so 8 + N is a
- * multiple of 8, then the data are streamed through the atomic writer.
+ * Writer: the header is built with the JSON writer (jsonw.h, serde_json
+ * escaping) in the byte form of the reference writer (compact output,
+ * metadata first, tensors by dtype alignment rank descending then name),
+ * padded with spaces so 8 + N is a multiple of 8, then the data are
+ * streamed through the atomic writer.
  */
 #include "safetensors.h"
 #include "arith.h"
 #include "json_scan.h"
+#include "jsonw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -809,78 +811,6 @@ void dsck_st_free(struct dsck_st *st)
 
 /* ---- writer ---------------------------------------------------------- */
 
-/* Output buffer; with p == NULL it only counts (first pass). */
-struct st_hbuf {
-	char *p;
-	size_t len;
-	int overflow;
-};
-
-static void hb_put(struct st_hbuf *b, const void *s, size_t n)
-{
-	if (b->p)
-		memcpy(b->p + b->len, s, n);
-	if (__builtin_add_overflow(b->len, n, &b->len))
-		b->overflow = 1;
-}
-
-static void hb_str(struct st_hbuf *b, const char *s)
-{
-	hb_put(b, s, strlen(s));
-}
-
-static void hb_u64(struct st_hbuf *b, uint64_t v)
-{
-	char tmp[24];
-	int k = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-	hb_put(b, tmp, (size_t)k);
-}
-
-/* A JSON string as serde_json writes it: '"' and '\\' escaped, \b \f \n
- * \r \t short, other bytes below 0x20 as \u00xx (lower-case hex), all
- * other bytes (0x7f, UTF-8) as they are. */
-static void hb_json_str(struct st_hbuf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *u = (const unsigned char *)s;
-	size_t run = 0;
-	hb_put(b, "\"", 1);
-	for (size_t i = 0;; i++) {
-		unsigned char c = u[i];
-		const char *esc = NULL;
-		char uesc[7];
-		if (c == 0)
-			break;
-		switch (c) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\b': esc = "\\b"; break;
-		case '\f': esc = "\\f"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
-		default:
-			if (c < 0x20) {
-				memcpy(uesc, "\\u00", 4);
-				uesc[4] = hex[c >> 4];
-				uesc[5] = hex[c & 15];
-				uesc[6] = '\0';
-				esc = uesc;
-			}
-		}
-		if (!esc) {
-			run++;
-			continue;
-		}
-		hb_put(b, s + i - run, run);
-		run = 0;
-		hb_str(b, esc);
-	}
-	size_t len = strlen(s);
-	hb_put(b, s + len - run, run);
-	hb_put(b, "\"", 1);
-}
-
 struct st_worder {
 	unsigned rank;
 	const char *name;
@@ -896,46 +826,46 @@ static int st_worder_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name); /* compares as unsigned char */
 }
 
-/* One header pass over the ordered tensors into b. */
-static void st_emit_header(struct st_hbuf *b, const struct dsck_st_spec *specs,
+/* The header JSON of the ordered tensors, appended to b (ST-W1, ST-W2). */
+static void st_emit_header(struct dsck_jsonw *b, const struct dsck_st_spec *specs,
 			   const struct st_worder *wo, size_t n,
 			   const char *const *meta_kv, size_t n_meta,
 			   const uint64_t *begin, const uint64_t *end)
 {
-	hb_put(b, "{", 1);
+	dsck_jsonw_put(b, "{", 1);
 	if (n_meta) {
-		hb_str(b, "\"" ST_META_KEY "\":{");
+		dsck_jsonw_puts(b, "\"" ST_META_KEY "\":{");
 		for (size_t m = 0; m < n_meta; m++) {
 			if (m)
-				hb_put(b, ",", 1);
-			hb_json_str(b, meta_kv[2 * m]);
-			hb_put(b, ":", 1);
-			hb_json_str(b, meta_kv[2 * m + 1]);
+				dsck_jsonw_put(b, ",", 1);
+			dsck_jsonw_str(b, meta_kv[2 * m], DSCK_JSONW_UTF8);
+			dsck_jsonw_put(b, ":", 1);
+			dsck_jsonw_str(b, meta_kv[2 * m + 1], DSCK_JSONW_UTF8);
 		}
-		hb_put(b, "}", 1);
+		dsck_jsonw_put(b, "}", 1);
 		if (n)
-			hb_put(b, ",", 1);
+			dsck_jsonw_put(b, ",", 1);
 	}
 	for (size_t k = 0; k < n; k++) {
 		const struct dsck_st_spec *s = &specs[wo[k].i];
 		if (k)
-			hb_put(b, ",", 1);
-		hb_json_str(b, s->name);
-		hb_str(b, ":{\"dtype\":\"");
-		hb_str(b, dsck_dtype_name(s->dtype));
-		hb_str(b, "\",\"shape\":[");
+			dsck_jsonw_put(b, ",", 1);
+		dsck_jsonw_str(b, s->name, DSCK_JSONW_UTF8);
+		dsck_jsonw_puts(b, ":{\"dtype\":\"");
+		dsck_jsonw_puts(b, dsck_dtype_name(s->dtype));
+		dsck_jsonw_puts(b, "\",\"shape\":[");
 		for (uint32_t d = 0; d < s->ndim; d++) {
 			if (d)
-				hb_put(b, ",", 1);
-			hb_u64(b, s->shape[d]);
+				dsck_jsonw_put(b, ",", 1);
+			dsck_jsonw_u64(b, s->shape[d]);
 		}
-		hb_str(b, "],\"data_offsets\":[");
-		hb_u64(b, begin[wo[k].i]);
-		hb_put(b, ",", 1);
-		hb_u64(b, end[wo[k].i]);
-		hb_str(b, "]}");
+		dsck_jsonw_puts(b, "],\"data_offsets\":[");
+		dsck_jsonw_u64(b, begin[wo[k].i]);
+		dsck_jsonw_put(b, ",", 1);
+		dsck_jsonw_u64(b, end[wo[k].i]);
+		dsck_jsonw_puts(b, "]}");
 	}
-	hb_put(b, "}", 1);
+	dsck_jsonw_put(b, "}", 1);
 }
 
 /* ST-W3 and what the reader would refuse: checks one spec, sets *nbytes. */
@@ -1023,8 +953,8 @@ enum dsck_err dsck_st_header_build(const struct dsck_st_spec *specs, size_t n,
 	struct st_worder *wo = NULL;
 	uint64_t *nb = NULL, *b = NULL, *e = NULL, pos = 0;
 	struct dsck_strmap names = DSCK_STRMAP_INIT;
-	struct st_hbuf hb = { NULL, 0, 0 };
-	char *buf = NULL;
+	struct dsck_jsonw hb = DSCK_JSONW_INIT;
+	size_t pad;
 	enum dsck_err rc;
 
 	*out = NULL;
@@ -1075,26 +1005,24 @@ enum dsck_err dsck_st_header_build(const struct dsck_st_spec *specs, size_t n,
 		e[i] = pos;
 	}
 
-	/* pass 1 counts, pass 2 writes the same bytes */
+	/* 8 placeholder bytes for N, then the JSON; the limit keeps the
+	 * buffer from growing past a header the reader would refuse (ST-R3,
+	 * L-R1). DSCK_ST_MAX_HEADER is a multiple of 8, so a JSON text within
+	 * it stays within it once padded. */
+	hb.limit = 8 + (size_t)DSCK_ST_MAX_HEADER;
+	dsck_jsonw_put(&hb, "\0\0\0\0\0\0\0\0", 8);
 	st_emit_header(&hb, specs, wo, n, meta_kv, n_meta, b, e);
-	size_t json_len = hb.len, hdr_len, pad;
-	pad = (8 - json_len % 8) % 8; /* ST-W1: 8 + N is a multiple of 8 */
-	if (hb.overflow || __builtin_add_overflow(json_len, pad, &hdr_len) ||
-	    hdr_len > DSCK_ST_MAX_HEADER) {
+	if (hb.over) {
 		dsck_error_expect(err, "at most %llu bytes", DSCK_ST_MAX_HEADER);
 		rc = dsck_error_set(err, DSCK_E_HEADER_TOO_LARGE, "header would be too large");
 		goto out;
 	}
-	buf = malloc(8 + hdr_len);
-	if (!buf) {
-		rc = dsck_error_set(err, DSCK_E_NOMEM, "header of %zu bytes", hdr_len);
+	pad = (8 - (hb.len - 8) % 8) % 8; /* ST-W1: 8 + N is a multiple of 8 */
+	dsck_jsonw_put(&hb, "       ", pad);
+	rc = dsck_jsonw_check(&hb, "header", err);
+	if (rc)
 		goto out;
-	}
-	st_le64_put((unsigned char *)buf, hdr_len);
-	hb.p = buf + 8;
-	hb.len = 0;
-	st_emit_header(&hb, specs, wo, n, meta_kv, n_meta, b, e);
-	memset(buf + 8 + json_len, ' ', pad);
+	st_le64_put((unsigned char *)hb.p, hb.len - 8);
 	for (size_t k = 0; k < n; k++) {
 		if (order)
 			order[k] = wo[k].i;
@@ -1103,12 +1031,10 @@ enum dsck_err dsck_st_header_build(const struct dsck_st_spec *specs, size_t n,
 		if (end)
 			end[k] = e[k];
 	}
-	*out = buf;
-	*out_len = 8 + hdr_len;
-	buf = NULL;
+	*out = dsck_jsonw_take(&hb, out_len);
 	rc = DSCK_OK;
 out:
-	free(buf);
+	dsck_jsonw_release(&hb);
 	free(wo);
 	free(nb);
 	free(b);
@@ -1126,8 +1052,7 @@ enum dsck_err dsck_stw_open(struct dsck_stw *stw, const char *path,
 	size_t hdr_len = 0;
 	enum dsck_err rc;
 
-	memset(stw, 0, sizeof *stw);
-	stw->w = (struct dsck_writer)DSCK_WRITER_INIT;
+	*stw = (struct dsck_stw){ .w = DSCK_WRITER_INIT };
 	stw->n = n;
 	stw->sparse = sparse;
 	stw->order = calloc(n ? n : 1, sizeof *stw->order);
@@ -1202,12 +1127,17 @@ fail:
 	return rc;
 }
 
+/*
+ * Leaves stw in the state of a writer never opened: the inner writer back
+ * at DSCK_WRITER_INIT (fd -1, not 0: a zeroed writer would close stdin on
+ * the next abort), tables NULL. So abort is idempotent, and commit may call
+ * it after dsck_writer_commit has already released the inner writer.
+ */
 void dsck_stw_abort(struct dsck_stw *stw)
 {
 	dsck_writer_abort(&stw->w);
 	free(stw->order);
 	free(stw->begin);
 	free(stw->end);
-	memset(stw, 0, sizeof *stw);
-	stw->w = (struct dsck_writer)DSCK_WRITER_INIT;
+	*stw = (struct dsck_stw){ .w = DSCK_WRITER_INIT };
 }

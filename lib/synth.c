@@ -40,7 +40,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,82 +49,6 @@
 #define FP8_TABLE_BITS 20
 #define FP8_EDGE 464.0                 /* support edge of the FP8 draw */
 #define SHARD_TARGET (4ull << 30)      /* custom configs: about 4 GiB a shard */
-
-/* ---- text buffer (shared by the synth module) ----------------------- */
-
-void dsck_synth_buf_put(struct dsck_synth_buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1) {
-			if (cap > SIZE_MAX / 2) {
-				b->oom = 1;
-				return;
-			}
-			cap *= 2;
-		}
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void dsck_synth_buf_puts(struct dsck_synth_buf *b, const char *s)
-{
-	dsck_synth_buf_put(b, s, strlen(s));
-}
-
-void dsck_synth_buf_printf(struct dsck_synth_buf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof tmp) {
-		b->oom = 1; /* only short fragments are formatted */
-		return;
-	}
-	dsck_synth_buf_put(b, tmp, (size_t)n);
-}
-
-void dsck_synth_buf_json_str(struct dsck_synth_buf *b, const char *s)
-{
-	dsck_synth_buf_puts(b, "\"");
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		char esc[8];
-		switch (*p) {
-		case '"': dsck_synth_buf_puts(b, "\\\""); break;
-		case '\\': dsck_synth_buf_puts(b, "\\\\"); break;
-		case '\n': dsck_synth_buf_puts(b, "\\n"); break;
-		case '\r': dsck_synth_buf_puts(b, "\\r"); break;
-		case '\t': dsck_synth_buf_puts(b, "\\t"); break;
-		default:
-			if (*p < 0x20) {
-				snprintf(esc, sizeof esc, "\\u%04x", *p);
-				dsck_synth_buf_puts(b, esc);
-			} else {
-				dsck_synth_buf_put(b, (const char *)p, 1);
-			}
-		}
-	}
-	dsck_synth_buf_puts(b, "\"");
-}
-
-void dsck_synth_buf_free(struct dsck_synth_buf *b)
-{
-	free(b->p);
-	*b = (struct dsck_synth_buf){ 0 };
-}
 
 void dsck_synth_opts_init(struct dsck_synth_opts *o)
 {
@@ -481,10 +404,10 @@ static enum dsck_err file_put(const char *dir, const char *name,
 
 static char *generation_config_text(const struct dsck_config *cfg)
 {
-	struct dsck_synth_buf b = { 0 };
+	struct dsck_jsonw b = DSCK_JSONW_INIT;
 	long long bos = cfg->bos_token_id >= 0 ? (long long)cfg->bos_token_id : 0;
 	long long eos = cfg->eos_token_id >= 0 ? (long long)cfg->eos_token_id : 1;
-	dsck_synth_buf_printf(&b,
+	dsck_jsonw_printf(&b,
 			      "{\n  \"_from_model_config\": true,\n"
 			      "  \"bos_token_id\": %lld,\n"
 			      "  \"do_sample\": true,\n"
@@ -493,11 +416,7 @@ static char *generation_config_text(const struct dsck_config *cfg)
 			      "  \"top_p\": 0.95,\n"
 			      "  \"transformers_version\": \"4.46.3\"\n}\n",
 			      bos, eos);
-	if (b.oom) {
-		dsck_synth_buf_free(&b);
-		return NULL;
-	}
-	return b.p;
+	return dsck_jsonw_take(&b, NULL); /* NULL when out of memory */
 }
 
 /* ---- the write ---------------------------------------------------------- */

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "err.h"
 #include "inventory.h"
+#include "jsonw.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -94,21 +95,6 @@ enum dsck_err dsck_synth_write(const struct dsck_synth_opts *opts,
 extern const char *const dsck_synth_preset_names[];
 
 /* ---- module internals (synth.c, synth_presets.c, synth_tokenizer.c) ---- */
-
-/* Growable text buffer; oom latches so callers check once at the end. */
-struct dsck_synth_buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-void dsck_synth_buf_put(struct dsck_synth_buf *b, const char *s, size_t n);
-void dsck_synth_buf_puts(struct dsck_synth_buf *b, const char *s);
-void dsck_synth_buf_printf(struct dsck_synth_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* s as a JSON string literal with quotes; UTF-8 passes through unchanged. */
-void dsck_synth_buf_json_str(struct dsck_synth_buf *b, const char *s);
-void dsck_synth_buf_free(struct dsck_synth_buf *b);
 
 /* A prepared config: validated struct, its config.json text, shard count. */
 struct dsck_synth_config {

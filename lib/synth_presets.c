@@ -35,7 +35,6 @@
 #include "io.h"
 #include "json.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,45 +154,24 @@ static int key_is_float(const char *k)
 	return 0;
 }
 
-/* A double the way Python's json module prints it (shortest round trip). */
-static void buf_number(struct dsck_synth_buf *b, double v, int as_float)
-{
-	char tmp[40];
-	if (!isfinite(v)) {
-		/* cannot come from a strict parse; keep the output valid JSON */
-		dsck_synth_buf_puts(b, "null");
-		return;
-	}
-	if (v == floor(v) && fabs(v) < 9007199254740992.0) {
-		dsck_synth_buf_printf(b, as_float ? "%.1f" : "%.0f", v);
-		return;
-	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-		if (strtod(tmp, NULL) == v)
-			break;
-	}
-	dsck_synth_buf_puts(b, tmp);
-}
-
 static int item_cmp(const void *a, const void *b)
 {
 	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
 	return strcmp(x->string, y->string);
 }
 
-static void buf_indent(struct dsck_synth_buf *b, int depth)
+static void buf_indent(struct dsck_jsonw *b, int depth)
 {
-	dsck_synth_buf_puts(b, "\n");
+	dsck_jsonw_puts(b, "\n");
 	for (int i = 0; i < depth; i++)
-		dsck_synth_buf_puts(b, "  ");
+		dsck_jsonw_puts(b, "  ");
 }
 
 /*
  * Print item like json.dumps(indent=2, sort_keys=True). Depth is bounded by
  * the strict parser (J-R4), so the recursion is too.
  */
-static void buf_json_item(struct dsck_synth_buf *b, const cJSON *item,
+static void buf_json_item(struct dsck_jsonw *b, const cJSON *item,
 			  int depth)
 {
 	if (cJSON_IsObject(item) || cJSON_IsArray(item)) {
@@ -203,42 +181,42 @@ static void buf_json_item(struct dsck_synth_buf *b, const cJSON *item,
 		for (c = item->child; c; c = c->next)
 			n++;
 		if (n == 0) {
-			dsck_synth_buf_puts(b, obj ? "{}" : "[]");
+			dsck_jsonw_puts(b, obj ? "{}" : "[]");
 			return;
 		}
 		const cJSON **kids = malloc(n * sizeof *kids);
 		if (!kids) {
-			b->oom = 1;
+			b->nomem = 1;
 			return;
 		}
 		for (c = item->child; c; c = c->next)
 			kids[i++] = c;
 		if (obj)
 			qsort(kids, n, sizeof *kids, item_cmp);
-		dsck_synth_buf_puts(b, obj ? "{" : "[");
+		dsck_jsonw_puts(b, obj ? "{" : "[");
 		for (i = 0; i < n; i++) {
 			buf_indent(b, depth + 1);
 			if (obj) {
-				dsck_synth_buf_json_str(b, kids[i]->string);
-				dsck_synth_buf_puts(b, ": ");
+				dsck_jsonw_str(b, kids[i]->string, DSCK_JSONW_UTF8);
+				dsck_jsonw_puts(b, ": ");
 			}
 			buf_json_item(b, kids[i], depth + 1);
 			if (i + 1 < n)
-				dsck_synth_buf_puts(b, ",");
+				dsck_jsonw_puts(b, ",");
 		}
 		buf_indent(b, depth);
-		dsck_synth_buf_puts(b, obj ? "}" : "]");
+		dsck_jsonw_puts(b, obj ? "}" : "]");
 		free(kids);
 	} else if (cJSON_IsString(item)) {
-		dsck_synth_buf_json_str(b, item->valuestring);
+		dsck_jsonw_str(b, item->valuestring, DSCK_JSONW_UTF8);
 	} else if (cJSON_IsNumber(item)) {
-		buf_number(b, item->valuedouble, key_is_float(item->string));
+		dsck_jsonw_double(b, item->valuedouble, key_is_float(item->string));
 	} else if (cJSON_IsTrue(item)) {
-		dsck_synth_buf_puts(b, "true");
+		dsck_jsonw_puts(b, "true");
 	} else if (cJSON_IsFalse(item)) {
-		dsck_synth_buf_puts(b, "false");
+		dsck_jsonw_puts(b, "false");
 	} else {
-		dsck_synth_buf_puts(b, "null");
+		dsck_jsonw_puts(b, "null");
 	}
 }
 
@@ -299,7 +277,7 @@ enum dsck_err dsck_synth_config_make(const struct dsck_synth_opts *opts,
 	char *user_text = NULL;
 	size_t user_len = 0;
 	cJSON *root = NULL, *overlay = NULL;
-	struct dsck_synth_buf b = { 0 };
+	struct dsck_jsonw b = DSCK_JSONW_INIT;
 	const struct preset_row *row = NULL;
 
 	memset(sc, 0, sizeof *sc);
@@ -374,11 +352,10 @@ enum dsck_err dsck_synth_config_make(const struct dsck_synth_opts *opts,
 	}
 
 	buf_json_item(&b, root, 0);
-	dsck_synth_buf_puts(&b, "\n");
-	if (b.oom) {
-		rc = dsck_error_set(err, DSCK_E_NOMEM, "config text");
+	dsck_jsonw_puts(&b, "\n");
+	rc = dsck_jsonw_check(&b, "config text", err);
+	if (rc)
 		goto out;
-	}
 	rc = dsck_config_parse(b.p, b.len, &sc->cfg, err);
 	if (rc) {
 		char what[64];
@@ -386,11 +363,9 @@ enum dsck_err dsck_synth_config_make(const struct dsck_synth_opts *opts,
 		dsck_error_file(err, opts->config_path ? opts->config_path : what);
 		goto out;
 	}
-	sc->json = b.p;
-	sc->json_len = b.len;
-	b.p = NULL;
+	sc->json = dsck_jsonw_take(&b, &sc->json_len);
 out:
-	dsck_synth_buf_free(&b);
+	dsck_jsonw_release(&b);
 	cJSON_Delete(overlay);
 	cJSON_Delete(root);
 	free(user_text);

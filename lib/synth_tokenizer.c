@@ -166,7 +166,7 @@ static unsigned byte_cp(unsigned b)
 	return 0;
 }
 
-static void buf_utf8(struct dsck_synth_buf *b, unsigned cp)
+static void buf_utf8(struct dsck_jsonw *b, unsigned cp)
 {
 	char s[4];
 	size_t n;
@@ -183,27 +183,27 @@ static void buf_utf8(struct dsck_synth_buf *b, unsigned cp)
 		s[2] = (char)(0x80 | (cp & 0x3F));
 		n = 3;
 	}
-	dsck_synth_buf_put(b, s, n);
+	dsck_jsonw_put(b, s, n);
 }
 
 /* Byte-level text of a token inside a JSON string: every byte becomes its
  * mapped code point; '"' and '\\' are escaped, controls never occur. */
-static void buf_tok_text(struct dsck_synth_buf *b, const struct tok *t)
+static void buf_tok_text(struct dsck_jsonw *b, const struct tok *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		unsigned cp = byte_cp(t->b[i]);
 		if (cp == '"' || cp == '\\')
-			dsck_synth_buf_puts(b, cp == '"' ? "\\\"" : "\\\\");
+			dsck_jsonw_puts(b, cp == '"' ? "\\\"" : "\\\\");
 		else
 			buf_utf8(b, cp);
 	}
 }
 
-static void buf_tok_json(struct dsck_synth_buf *b, const struct tok *t)
+static void buf_tok_json(struct dsck_jsonw *b, const struct tok *t)
 {
-	dsck_synth_buf_puts(b, "\"");
+	dsck_jsonw_puts(b, "\"");
 	buf_tok_text(b, t);
-	dsck_synth_buf_puts(b, "\"");
+	dsck_jsonw_puts(b, "\"");
 }
 
 static int tok_add(struct bpe *p, const unsigned char *bytes, size_t n)
@@ -406,12 +406,12 @@ static void bpe_free(struct bpe *p)
 }
 
 /* {"id":..,"content":..,...} of one added token. */
-static void buf_added(struct dsck_synth_buf *b, size_t id, const char *content,
+static void buf_added(struct dsck_jsonw *b, size_t id, const char *content,
 		      int special, int last)
 {
-	dsck_synth_buf_printf(b, "    {\n      \"id\": %zu,\n      \"content\": ", id);
-	dsck_synth_buf_json_str(b, content);
-	dsck_synth_buf_printf(b,
+	dsck_jsonw_printf(b, "    {\n      \"id\": %zu,\n      \"content\": ", id);
+	dsck_jsonw_str(b, content, DSCK_JSONW_UTF8);
+	dsck_jsonw_printf(b,
 			      ",\n      \"single_word\": false,\n"
 			      "      \"lstrip\": false,\n      \"rstrip\": false,\n"
 			      "      \"normalized\": %s,\n      \"special\": %s\n    }%s\n",
@@ -419,116 +419,116 @@ static void buf_added(struct dsck_synth_buf *b, size_t id, const char *content,
 			      special ? "true" : "false", last ? "" : ",");
 }
 
-static void buf_template_piece(struct dsck_synth_buf *b, const char *kind,
+static void buf_template_piece(struct dsck_jsonw *b, const char *kind,
 			       const char *id, int type_id, int last)
 {
-	dsck_synth_buf_printf(b, "        {\n          \"%s\": {\n            \"id\": ",
+	dsck_jsonw_printf(b, "        {\n          \"%s\": {\n            \"id\": ",
 			      kind);
-	dsck_synth_buf_json_str(b, id);
-	dsck_synth_buf_printf(b, ",\n            \"type_id\": %d\n          }\n        }%s\n",
+	dsck_jsonw_str(b, id, DSCK_JSONW_UTF8);
+	dsck_jsonw_printf(b, ",\n            \"type_id\": %d\n          }\n        }%s\n",
 			      type_id, last ? "" : ",");
 }
 
-static void tokenizer_json(struct dsck_synth_buf *b, const struct bpe *p,
+static void tokenizer_json(struct dsck_jsonw *b, const struct bpe *p,
 			   size_t extra_base)
 {
-	dsck_synth_buf_puts(b, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n"
+	dsck_jsonw_puts(b, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n"
 			       "  \"padding\": null,\n  \"added_tokens\": [\n");
 	buf_added(b, 0, tok_bos, 1, 0);
 	buf_added(b, 1, tok_eos, 1, 0);
 	for (size_t i = 0; i < N_EXTRA; i++)
 		buf_added(b, extra_base + i, tok_extra[i].content,
 			  tok_extra[i].special, i + 1 == N_EXTRA);
-	dsck_synth_buf_puts(b, "  ],\n  \"normalizer\": null,\n"
+	dsck_jsonw_puts(b, "  ],\n  \"normalizer\": null,\n"
 			       "  \"pre_tokenizer\": {\n    \"type\": \"Sequence\",\n"
 			       "    \"pretokenizers\": [\n");
 	for (size_t i = 0; i < sizeof split_regex / sizeof split_regex[0]; i++) {
-		dsck_synth_buf_puts(b, "      {\n        \"type\": \"Split\",\n"
+		dsck_jsonw_puts(b, "      {\n        \"type\": \"Split\",\n"
 				       "        \"pattern\": {\n          \"Regex\": ");
-		dsck_synth_buf_json_str(b, split_regex[i]);
-		dsck_synth_buf_puts(b, "\n        },\n        \"behavior\": \"Isolated\",\n"
+		dsck_jsonw_str(b, split_regex[i], DSCK_JSONW_UTF8);
+		dsck_jsonw_puts(b, "\n        },\n        \"behavior\": \"Isolated\",\n"
 				       "        \"invert\": false\n      },\n");
 	}
-	dsck_synth_buf_puts(b, "      {\n        \"type\": \"ByteLevel\",\n"
+	dsck_jsonw_puts(b, "      {\n        \"type\": \"ByteLevel\",\n"
 			       "        \"add_prefix_space\": false,\n"
 			       "        \"trim_offsets\": true,\n"
 			       "        \"use_regex\": false\n      }\n    ]\n  },\n");
 	/* add_bos_token: bos before every sequence, as LlamaTokenizerFast sets up */
-	dsck_synth_buf_puts(b, "  \"post_processor\": {\n"
+	dsck_jsonw_puts(b, "  \"post_processor\": {\n"
 			       "    \"type\": \"TemplateProcessing\",\n"
 			       "    \"single\": [\n");
 	buf_template_piece(b, "SpecialToken", tok_bos, 0, 0);
 	buf_template_piece(b, "Sequence", "A", 0, 1);
-	dsck_synth_buf_puts(b, "    ],\n    \"pair\": [\n");
+	dsck_jsonw_puts(b, "    ],\n    \"pair\": [\n");
 	buf_template_piece(b, "SpecialToken", tok_bos, 0, 0);
 	buf_template_piece(b, "Sequence", "A", 0, 0);
 	buf_template_piece(b, "SpecialToken", tok_bos, 1, 0);
 	buf_template_piece(b, "Sequence", "B", 1, 1);
-	dsck_synth_buf_puts(b, "    ],\n    \"special_tokens\": {\n      ");
-	dsck_synth_buf_json_str(b, tok_bos);
-	dsck_synth_buf_puts(b, ": {\n        \"id\": ");
-	dsck_synth_buf_json_str(b, tok_bos);
-	dsck_synth_buf_puts(b, ",\n        \"ids\": [\n          0\n        ],\n"
+	dsck_jsonw_puts(b, "    ],\n    \"special_tokens\": {\n      ");
+	dsck_jsonw_str(b, tok_bos, DSCK_JSONW_UTF8);
+	dsck_jsonw_puts(b, ": {\n        \"id\": ");
+	dsck_jsonw_str(b, tok_bos, DSCK_JSONW_UTF8);
+	dsck_jsonw_puts(b, ",\n        \"ids\": [\n          0\n        ],\n"
 			       "        \"tokens\": [\n          ");
-	dsck_synth_buf_json_str(b, tok_bos);
-	dsck_synth_buf_puts(b, "\n        ]\n      }\n    }\n  },\n");
-	dsck_synth_buf_puts(b, "  \"decoder\": {\n    \"type\": \"ByteLevel\",\n"
+	dsck_jsonw_str(b, tok_bos, DSCK_JSONW_UTF8);
+	dsck_jsonw_puts(b, "\n        ]\n      }\n    }\n  },\n");
+	dsck_jsonw_puts(b, "  \"decoder\": {\n    \"type\": \"ByteLevel\",\n"
 			       "    \"add_prefix_space\": true,\n"
 			       "    \"trim_offsets\": true,\n"
 			       "    \"use_regex\": true\n  },\n");
-	dsck_synth_buf_puts(b, "  \"model\": {\n    \"type\": \"BPE\",\n"
+	dsck_jsonw_puts(b, "  \"model\": {\n    \"type\": \"BPE\",\n"
 			       "    \"dropout\": null,\n    \"unk_token\": null,\n"
 			       "    \"continuing_subword_prefix\": null,\n"
 			       "    \"end_of_word_suffix\": null,\n"
 			       "    \"fuse_unk\": false,\n"
 			       "    \"byte_fallback\": false,\n"
 			       "    \"vocab\": {\n      ");
-	dsck_synth_buf_json_str(b, tok_bos);
-	dsck_synth_buf_puts(b, ": 0,\n      ");
-	dsck_synth_buf_json_str(b, tok_eos);
-	dsck_synth_buf_puts(b, ": 1");
+	dsck_jsonw_str(b, tok_bos, DSCK_JSONW_UTF8);
+	dsck_jsonw_puts(b, ": 0,\n      ");
+	dsck_jsonw_str(b, tok_eos, DSCK_JSONW_UTF8);
+	dsck_jsonw_puts(b, ": 1");
 	for (size_t i = SYN_BYTE_BASE; i < p->n_toks; i++) {
-		dsck_synth_buf_puts(b, ",\n      ");
+		dsck_jsonw_puts(b, ",\n      ");
 		buf_tok_json(b, &p->toks[i]);
-		dsck_synth_buf_printf(b, ": %zu", i);
+		dsck_jsonw_printf(b, ": %zu", i);
 	}
 	for (size_t i = 0; i < N_EXTRA; i++) {
-		dsck_synth_buf_puts(b, ",\n      ");
-		dsck_synth_buf_json_str(b, tok_extra[i].content);
-		dsck_synth_buf_printf(b, ": %zu", extra_base + i);
+		dsck_jsonw_puts(b, ",\n      ");
+		dsck_jsonw_str(b, tok_extra[i].content, DSCK_JSONW_UTF8);
+		dsck_jsonw_printf(b, ": %zu", extra_base + i);
 	}
-	dsck_synth_buf_puts(b, "\n    },\n    \"merges\": [");
+	dsck_jsonw_puts(b, "\n    },\n    \"merges\": [");
 	for (size_t m = 0; m < p->n_merges; m++) {
 		/* "a b": the parts joined by one space; no part holds a space
 		 * (byte 0x20 is written as U+0120) */
-		dsck_synth_buf_puts(b, m ? ",\n      \"" : "\n      \"");
+		dsck_jsonw_puts(b, m ? ",\n      \"" : "\n      \"");
 		buf_tok_text(b, &p->toks[p->merges[m][0]]);
-		dsck_synth_buf_puts(b, " ");
+		dsck_jsonw_puts(b, " ");
 		buf_tok_text(b, &p->toks[p->merges[m][1]]);
-		dsck_synth_buf_puts(b, "\"");
+		dsck_jsonw_puts(b, "\"");
 	}
-	dsck_synth_buf_puts(b, "\n    ]\n  }\n}\n");
+	dsck_jsonw_puts(b, "\n    ]\n  }\n}\n");
 }
 
 /* tokenizer_config.json: the fields of the DeepSeek-V3 file (§8.4). */
-static void tokenizer_config_json(struct dsck_synth_buf *b, uint64_t max_len)
+static void tokenizer_config_json(struct dsck_jsonw *b, uint64_t max_len)
 {
 	static const char *const named[] = { "bos_token", "eos_token", "pad_token" };
-	dsck_synth_buf_puts(b, "{\n  \"add_bos_token\": true,\n"
+	dsck_jsonw_puts(b, "{\n  \"add_bos_token\": true,\n"
 			       "  \"add_eos_token\": false,\n");
 	for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
 		const char *content = i == 0 ? tok_bos : tok_eos; /* pad = eos */
-		dsck_synth_buf_printf(b, "  \"%s\": {\n    \"__type\": \"AddedToken\",\n"
+		dsck_jsonw_printf(b, "  \"%s\": {\n    \"__type\": \"AddedToken\",\n"
 					 "    \"content\": ", named[i]);
-		dsck_synth_buf_json_str(b, content);
-		dsck_synth_buf_puts(b, ",\n    \"lstrip\": false,\n"
+		dsck_jsonw_str(b, content, DSCK_JSONW_UTF8);
+		dsck_jsonw_puts(b, ",\n    \"lstrip\": false,\n"
 				       "    \"normalized\": true,\n"
 				       "    \"rstrip\": false,\n"
 				       "    \"single_word\": false\n  },\n");
 	}
-	dsck_synth_buf_puts(b, "  \"chat_template\": ");
-	dsck_synth_buf_json_str(b, chat_template);
-	dsck_synth_buf_printf(b, ",\n  \"clean_up_tokenization_spaces\": false,\n"
+	dsck_jsonw_puts(b, "  \"chat_template\": ");
+	dsck_jsonw_str(b, chat_template, DSCK_JSONW_UTF8);
+	dsck_jsonw_printf(b, ",\n  \"clean_up_tokenization_spaces\": false,\n"
 				 "  \"legacy\": true,\n"
 				 "  \"model_max_length\": %llu,\n"
 				 "  \"sp_model_kwargs\": {},\n"
@@ -545,7 +545,7 @@ enum dsck_err dsck_synth_tokenizer_build(const struct dsck_config *cfg,
 {
 	enum dsck_err rc = DSCK_OK;
 	struct bpe p = { 0 };
-	struct dsck_synth_buf tj = { 0 }, tc = { 0 };
+	struct dsck_jsonw tj = DSCK_JSONW_INIT, tc = DSCK_JSONW_INIT;
 	uint64_t base = 256 + N_SPECIAL;
 	size_t max_merges;
 
@@ -580,17 +580,16 @@ enum dsck_err dsck_synth_tokenizer_build(const struct dsck_config *cfg,
 					   cfg->max_position_embeddings < 16384
 					   ? cfg->max_position_embeddings
 					   : 16384);
-	if (tj.oom || tc.oom)
+	if (tj.nomem || tc.nomem)
 		goto oom;
-	*tokenizer_json_out = tj.p;
-	*tokenizer_config_out = tc.p;
-	tj.p = tc.p = NULL;
+	*tokenizer_json_out = dsck_jsonw_take(&tj, NULL);
+	*tokenizer_config_out = dsck_jsonw_take(&tc, NULL);
 	goto out;
 oom:
 	rc = dsck_error_set(err, DSCK_E_NOMEM, "tokenizer");
 out:
-	dsck_synth_buf_free(&tj);
-	dsck_synth_buf_free(&tc);
+	dsck_jsonw_release(&tj);
+	dsck_jsonw_release(&tc);
 	bpe_free(&p);
 	return rc;
 }

@@ -6,6 +6,7 @@
  */
 #include "ckpt.h"
 #include "../test.h"
+#include "fixtures.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -26,37 +27,20 @@ static const char *new_dir(void)
 	return path;
 }
 
-static void write_bytes(const char *dir, const char *name, const void *p, size_t n)
-{
-	char path[1024];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(p, 1, n, f) != n) {
-		printf("# cannot write %s\n", path);
-		exit(1);
-	}
-	fclose(f);
-}
-
-static void write_text(const char *dir, const char *name, const char *text)
-{
-	write_bytes(dir, name, text, strlen(text));
-}
-
 /* A safetensors file: header as given, then data_len bytes where byte i of
  * the data is (seed + i * 7) & 0xff. */
 static void write_st(const char *dir, const char *name, const char *header,
 		     size_t data_len, unsigned seed)
 {
-	size_t hl = strlen(header), n = 8 + hl + data_len;
-	unsigned char *b = malloc(n);
-	for (int i = 0; i < 8; i++)
-		b[i] = (unsigned char)((uint64_t)hl >> (8 * i));
-	memcpy(b + 8, header, hl);
+	unsigned char *data = malloc(data_len ? data_len : 1);
+	if (!data) {
+		printf("# out of memory\n");
+		exit(1);
+	}
 	for (size_t i = 0; i < data_len; i++)
-		b[8 + hl + i] = (unsigned char)(seed + i * 7);
-	write_bytes(dir, name, b, n);
-	free(b);
+		data[i] = (unsigned char)(seed + i * 7);
+	fixture_write_st(dir, name, header, data, data_len);
+	free(data);
 }
 
 /* Shard A: a F32[2] (8 bytes), b I8[3] (3 bytes). Shard B: c BF16[2,2]. */
@@ -75,7 +59,7 @@ static void two_shards(const char *d, const char *index)
 	write_st(d, SH_A, HDR_A, 11, 1);
 	write_st(d, SH_B, HDR_B, 8, 2);
 	if (index)
-		write_text(d, "model.safetensors.index.json", index);
+		fixture_write_text(d, "model.safetensors.index.json", index);
 }
 
 static enum dsck_err open_expect(const char *path, enum dsck_err want,
@@ -160,7 +144,7 @@ static void test_index_dir(void)
 	snprintf(path, sizeof path, "%s/nope", d);
 	open_expect(path, DSCK_E_NOT_FOUND, &err);
 	CHECK(err.code == DSCK_E_NOT_FOUND, "a missing path is NOT_FOUND");
-	write_text(d, "notes.md", "x");
+	fixture_write_text(d, "notes.md", "x");
 	snprintf(path, sizeof path, "%s/notes.md", d);
 	CHECK(open_expect(path, DSCK_E_USAGE, &err) == DSCK_E_USAGE,
 	      "a file that is neither index nor shard is USAGE");
@@ -172,7 +156,7 @@ static void test_config(void)
 	struct dsck_error err;
 	const char *d = new_dir();
 	two_shards(d, IX_AB);
-	write_text(d, "config.json",
+	fixture_write_text(d, "config.json",
 		   "{\"model_type\": \"deepseek_v3\", \"vocab_size\": 1024, \"hidden_size\": 64,"
 		   " \"num_hidden_layers\": 2, \"num_attention_heads\": 4,"
 		   " \"intermediate_size\": 128, \"kv_lora_rank\": 16, \"q_lora_rank\": null,"
@@ -188,10 +172,10 @@ static void test_config(void)
 	      "config.json is parsed when present");
 	dsck_ckpt_close(ck);
 
-	write_text(d, "config.json", "{}");
+	fixture_write_text(d, "config.json", "{}");
 	CHECK(open_expect(d, DSCK_E_CONFIG_MISSING, &err) == DSCK_E_CONFIG_MISSING,
 	      "config errors propagate");
-	write_text(d, "config.json", "{");
+	fixture_write_text(d, "config.json", "{");
 	CHECK(open_expect(d, DSCK_E_INVALID_JSON, &err) == DSCK_E_INVALID_JSON,
 	      "a broken config.json is INVALID_JSON");
 }
@@ -205,7 +189,7 @@ static void test_index_errors(void)
 	/* IX-R6 */
 	d = new_dir();
 	write_st(d, SH_A, HDR_A, 11, 1);
-	write_text(d, "model.safetensors.index.json", IX_AB);
+	fixture_write_text(d, "model.safetensors.index.json", IX_AB);
 	CHECK(open_expect(d, DSCK_E_MISSING_SHARD, &err) == DSCK_E_MISSING_SHARD &&
 	      strstr(err.file, SH_B) != NULL, "IX-R6: a listed shard that is missing, named");
 
@@ -253,7 +237,7 @@ static void test_index_errors(void)
 	d = new_dir();
 	write_st(d, SH_A, HDR_A_C, 11, 1);
 	write_st(d, SH_B, HDR_B, 8, 2);
-	write_text(d, "model.safetensors.index.json",
+	fixture_write_text(d, "model.safetensors.index.json",
 		   "{\"weight_map\":{\"a\":\"" SH_A "\",\"c\":\"" SH_B "\"}}");
 	CHECK(open_expect(d, DSCK_E_INDEX_MISMATCH, &err) == DSCK_E_INDEX_MISMATCH &&
 	      strcmp(err.tensor, "c") == 0 && strstr(err.found, SH_A) && strstr(err.found, SH_B),
@@ -283,7 +267,7 @@ static void test_index_errors(void)
 	/* The index itself is not read through a symlink. */
 	d = new_dir();
 	two_shards(d, NULL);
-	write_text(d, "other.json", IX_AB);
+	fixture_write_text(d, "other.json", IX_AB);
 	snprintf(target, sizeof target, "%s/model.safetensors.index.json", d);
 	CHECK(symlink("other.json", target) == 0, "symlinked index");
 	CHECK(open_expect(d, DSCK_E_BAD_SHARD_PATH, &err) == DSCK_E_BAD_SHARD_PATH,
@@ -299,7 +283,7 @@ static void test_no_index(void)
 	/* IX-R9: model.safetensors alone, even with a broken sibling. */
 	d = new_dir();
 	write_st(d, "model.safetensors", HDR_B, 8, 2);
-	write_text(d, "junk.safetensors", "not a safetensors file");
+	fixture_write_text(d, "junk.safetensors", "not a safetensors file");
 	dsck_error_clear(&err);
 	CHECK(dsck_ckpt_open(d, &ck, &err) == DSCK_OK && ck && ck->n == 1 && ck->n_shards == 1,
 	      "IX-R9: model.safetensors alone is used");
@@ -309,7 +293,7 @@ static void test_no_index(void)
 	d = new_dir();
 	write_st(d, "z.safetensors", HDR_B, 8, 2);
 	write_st(d, "a.safetensors", HDR_A, 11, 1);
-	write_text(d, "readme.txt", "hello");
+	fixture_write_text(d, "readme.txt", "hello");
 	ck = NULL;
 	CHECK(dsck_ckpt_open(d, &ck, &err) == DSCK_OK && ck && ck->n_shards == 2 &&
 	      strcmp(ck->shard_names[0], "a.safetensors") == 0 &&
@@ -335,13 +319,13 @@ static void test_no_index(void)
 
 	/* Nothing to open. */
 	d = new_dir();
-	write_text(d, "readme.txt", "hello");
+	fixture_write_text(d, "readme.txt", "hello");
 	CHECK(open_expect(d, DSCK_E_NOT_FOUND, &err) == DSCK_E_NOT_FOUND,
 	      "a directory without shards is NOT_FOUND");
 
 	/* A malformed shard propagates its own error. */
 	d = new_dir();
-	write_text(d, "model.safetensors", "1234567");
+	fixture_write_text(d, "model.safetensors", "1234567");
 	CHECK(open_expect(d, DSCK_E_HEADER_TOO_SMALL, &err) == DSCK_E_HEADER_TOO_SMALL,
 	      "a shard's own error propagates");
 

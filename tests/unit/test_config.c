@@ -3,10 +3,12 @@
  * CF-R1..CF-R9: the real configs of the family (DeepSeek-V3 671B, V3.1,
  * Kimi-K2, Moonlight, DeepSeek-V2-Lite; values of the reference notes),
  * the defaults of a minimal config, and every guard on both sides of its
- * boundary. Edited configs are made by replacing one key of the 671B text
- * with raw JSON (cJSON_CreateRaw), so the bytes under test are exact.
+ * boundary. The configs are read from tests/fuzz/seeds/fuzz_config/
+ * (fixtures.h). Edited configs are made by replacing one key of the 671B
+ * text with raw JSON (cJSON_CreateRaw), so the bytes under test are exact.
  */
 #include "../test.h"
+#include "fixtures.h"
 #include "../../lib/config.h"
 
 #include <cjson/cJSON.h>
@@ -16,175 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* DeepSeek-V3 / R1 671B, as published (deepseek-v3.md §1.1). */
-static const char CFG_671B[] =
-	"{\n"
-	"  \"architectures\": [\n"
-	"    \"DeepseekV3ForCausalLM\"\n"
-	"  ],\n"
-	"  \"attention_bias\": false,\n"
-	"  \"attention_dropout\": 0.0,\n"
-	"  \"auto_map\": {\n"
-	"    \"AutoConfig\": \"configuration_deepseek.DeepseekV3Config\",\n"
-	"    \"AutoModel\": \"modeling_deepseek.DeepseekV3Model\",\n"
-	"    \"AutoModelForCausalLM\": \"modeling_deepseek.DeepseekV3ForCausalLM\"\n"
-	"  },\n"
-	"  \"aux_loss_alpha\": 0.001,\n"
-	"  \"bos_token_id\": 0,\n"
-	"  \"eos_token_id\": 1,\n"
-	"  \"ep_size\": 1,\n"
-	"  \"first_k_dense_replace\": 3,\n"
-	"  \"hidden_act\": \"silu\",\n"
-	"  \"hidden_size\": 7168,\n"
-	"  \"initializer_range\": 0.02,\n"
-	"  \"intermediate_size\": 18432,\n"
-	"  \"kv_lora_rank\": 512,\n"
-	"  \"max_position_embeddings\": 163840,\n"
-	"  \"model_type\": \"deepseek_v3\",\n"
-	"  \"moe_intermediate_size\": 2048,\n"
-	"  \"moe_layer_freq\": 1,\n"
-	"  \"n_group\": 8,\n"
-	"  \"n_routed_experts\": 256,\n"
-	"  \"n_shared_experts\": 1,\n"
-	"  \"norm_topk_prob\": true,\n"
-	"  \"num_attention_heads\": 128,\n"
-	"  \"num_experts_per_tok\": 8,\n"
-	"  \"num_hidden_layers\": 61,\n"
-	"  \"num_key_value_heads\": 128,\n"
-	"  \"num_nextn_predict_layers\": 1,\n"
-	"  \"pretraining_tp\": 1,\n"
-	"  \"q_lora_rank\": 1536,\n"
-	"  \"qk_nope_head_dim\": 128,\n"
-	"  \"qk_rope_head_dim\": 64,\n"
-	"  \"quantization_config\": {\n"
-	"    \"activation_scheme\": \"dynamic\",\n"
-	"    \"fmt\": \"e4m3\",\n"
-	"    \"quant_method\": \"fp8\",\n"
-	"    \"weight_block_size\": [\n"
-	"      128,\n"
-	"      128\n"
-	"    ]\n"
-	"  },\n"
-	"  \"rms_norm_eps\": 1e-06,\n"
-	"  \"rope_scaling\": {\n"
-	"    \"beta_fast\": 32,\n"
-	"    \"beta_slow\": 1,\n"
-	"    \"factor\": 40,\n"
-	"    \"mscale\": 1.0,\n"
-	"    \"mscale_all_dim\": 1.0,\n"
-	"    \"original_max_position_embeddings\": 4096,\n"
-	"    \"type\": \"yarn\"\n"
-	"  },\n"
-	"  \"rope_theta\": 10000,\n"
-	"  \"routed_scaling_factor\": 2.5,\n"
-	"  \"scoring_func\": \"sigmoid\",\n"
-	"  \"seq_aux\": true,\n"
-	"  \"tie_word_embeddings\": false,\n"
-	"  \"topk_group\": 4,\n"
-	"  \"topk_method\": \"noaux_tc\",\n"
-	"  \"torch_dtype\": \"bfloat16\",\n"
-	"  \"transformers_version\": \"4.46.3\",\n"
-	"  \"use_cache\": true,\n"
-	"  \"v_head_dim\": 128,\n"
-	"  \"vocab_size\": 129280\n"
-	"}\n"
-	;
-
-/* Kimi-K2, Moonlight-16B-A3B, DeepSeek-V2-Lite (deepseek-v3.md §7). */
-static const char CFG_KIMI_K2[] =
-	"{\"architectures\":[\"DeepseekV3ForCausalLM\"],"
-	"\"attention_bias\":false,\"attention_dropout\":0.0,\"auto_map\":{"
-	"\"AutoConfig\":\"configuration_deepseek.DeepseekV3Config\","
-	"\"AutoModel\":\"modeling_deepseek.DeepseekV3Model\","
-	"\"AutoModelForCausalLM\":\"modeling_deepseek.DeepseekV3ForCausalLM\"},"
-	"\"aux_loss_alpha\":0.001,\"bos_token_id\":163584,"
-	"\"eos_token_id\":163585,\"ep_size\":1,\"first_k_dense_replace\":1,"
-	"\"hidden_act\":\"silu\",\"hidden_size\":7168,"
-	"\"initializer_range\":0.02,\"intermediate_size\":18432,"
-	"\"kv_lora_rank\":512,\"max_position_embeddings\":131072,"
-	"\"model_type\":\"kimi_k2\",\"moe_intermediate_size\":2048,"
-	"\"moe_layer_freq\":1,\"n_group\":1,\"n_routed_experts\":384,"
-	"\"n_shared_experts\":1,\"norm_topk_prob\":true,"
-	"\"num_attention_heads\":64,\"num_experts_per_tok\":8,"
-	"\"num_hidden_layers\":61,\"num_key_value_heads\":64,"
-	"\"num_nextn_predict_layers\":0,\"pretraining_tp\":1,"
-	"\"q_lora_rank\":1536,\"qk_nope_head_dim\":128,"
-	"\"qk_rope_head_dim\":64,\"quantization_config\":{"
-	"\"activation_scheme\":\"dynamic\",\"fmt\":\"e4m3\","
-	"\"quant_method\":\"fp8\",\"weight_block_size\":[128,128]},"
-	"\"rms_norm_eps\":1e-06,\"rope_scaling\":{\"beta_fast\":1.0,"
-	"\"beta_slow\":1.0,\"factor\":32.0,\"mscale\":1.0,"
-	"\"mscale_all_dim\":1.0,\"original_max_position_embeddings\":4096,"
-	"\"type\":\"yarn\"},\"rope_theta\":50000.0,"
-	"\"routed_scaling_factor\":2.827,\"scoring_func\":\"sigmoid\","
-	"\"seq_aux\":true,\"tie_word_embeddings\":false,\"topk_group\":1,"
-	"\"topk_method\":\"noaux_tc\",\"torch_dtype\":\"bfloat16\","
-	"\"transformers_version\":\"4.48.3\",\"use_cache\":true,"
-	"\"v_head_dim\":128,\"vocab_size\":163840}"
-	;
-static const char CFG_MOONLIGHT[] =
-	"{\"architectures\":[\"DeepseekV3ForCausalLM\"],"
-	"\"attention_bias\":false,\"attention_dropout\":0.0,\"auto_map\":{"
-	"\"AutoConfig\":\"configuration_deepseek.DeepseekV3Config\","
-	"\"AutoModel\":\"modeling_deepseek.DeepseekV3Model\","
-	"\"AutoModelForCausalLM\":\"modeling_deepseek.DeepseekV3ForCausalLM\"},"
-	"\"aux_loss_alpha\":0.001,\"bos_token_id\":163584,"
-	"\"eos_token_id\":163586,\"ep_size\":1,\"first_k_dense_replace\":1,"
-	"\"hidden_act\":\"silu\",\"hidden_size\":2048,"
-	"\"initializer_range\":0.02,\"intermediate_size\":11264,"
-	"\"kv_lora_rank\":512,\"max_position_embeddings\":8192,"
-	"\"model_type\":\"deepseek_v3\",\"moe_intermediate_size\":1408,"
-	"\"moe_layer_freq\":1,\"n_group\":1,\"n_routed_experts\":64,"
-	"\"n_shared_experts\":2,\"norm_topk_prob\":true,"
-	"\"num_attention_heads\":16,\"num_experts_per_tok\":6,"
-	"\"num_hidden_layers\":27,\"num_key_value_heads\":16,"
-	"\"num_nextn_predict_layers\":0,\"pretraining_tp\":1,"
-	"\"q_lora_rank\":null,\"qk_nope_head_dim\":128,"
-	"\"qk_rope_head_dim\":64,\"rms_norm_eps\":1e-05,"
-	"\"rope_scaling\":null,\"rope_theta\":50000.0,"
-	"\"routed_scaling_factor\":2.446,\"scoring_func\":\"sigmoid\","
-	"\"seq_aux\":true,\"tie_word_embeddings\":false,\"topk_group\":1,"
-	"\"topk_method\":\"noaux_tc\",\"torch_dtype\":\"bfloat16\","
-	"\"transformers_version\":\"4.48.2\",\"use_cache\":true,"
-	"\"v_head_dim\":128,\"vocab_size\":163840}"
-	;
-static const char CFG_V2_LITE[] =
-	"{\"architectures\":[\"DeepseekV2ForCausalLM\"],"
-	"\"attention_bias\":false,\"attention_dropout\":0.0,\"auto_map\":{"
-	"\"AutoConfig\":\"configuration_deepseek.DeepseekV2Config\","
-	"\"AutoModel\":\"modeling_deepseek.DeepseekV2Model\","
-	"\"AutoModelForCausalLM\":\"modeling_deepseek.DeepseekV2ForCausalLM\"},"
-	"\"aux_loss_alpha\":0.001,\"bos_token_id\":100000,"
-	"\"eos_token_id\":100001,\"first_k_dense_replace\":1,"
-	"\"hidden_act\":\"silu\",\"hidden_size\":2048,"
-	"\"initializer_range\":0.02,\"intermediate_size\":10944,"
-	"\"kv_lora_rank\":512,\"max_position_embeddings\":163840,"
-	"\"model_type\":\"deepseek_v2\",\"moe_intermediate_size\":1408,"
-	"\"moe_layer_freq\":1,\"n_group\":1,\"n_routed_experts\":64,"
-	"\"n_shared_experts\":2,\"norm_topk_prob\":false,"
-	"\"num_attention_heads\":16,\"num_experts_per_tok\":6,"
-	"\"num_hidden_layers\":27,\"num_key_value_heads\":16,"
-	"\"pretraining_tp\":1,\"q_lora_rank\":null,"
-	"\"qk_nope_head_dim\":128,\"qk_rope_head_dim\":64,"
-	"\"rms_norm_eps\":1e-06,\"rope_scaling\":{\"beta_fast\":32,"
-	"\"beta_slow\":1,\"factor\":40,\"mscale\":0.707,"
-	"\"mscale_all_dim\":0.707,"
-	"\"original_max_position_embeddings\":4096,\"type\":\"yarn\"},"
-	"\"rope_theta\":10000,\"routed_scaling_factor\":1.0,"
-	"\"scoring_func\":\"softmax\",\"seq_aux\":true,"
-	"\"tie_word_embeddings\":false,\"topk_group\":1,"
-	"\"topk_method\":\"greedy\",\"torch_dtype\":\"bfloat16\","
-	"\"transformers_version\":\"4.39.3\",\"use_cache\":true,"
-	"\"v_head_dim\":128,\"vocab_size\":102400}"
-	;
-
-/* Only the CF-R2 required fields: a dense model, every default applies. */
-static const char CFG_MINIMAL[] =
-	"{\"model_type\":\"deepseek_v3\",\"vocab_size\":1000,\"hidden_size\":64,"
-	"\"num_hidden_layers\":2,\"num_attention_heads\":4,"
-	"\"intermediate_size\":128,\"kv_lora_rank\":16,\"qk_nope_head_dim\":8,"
-	"\"qk_rope_head_dim\":4,\"v_head_dim\":8}";
 
 /* ---- helpers -------------------------------------------------------- */
 
@@ -274,7 +107,7 @@ static void test_671b(void)
 {
 	struct dsck_config c;
 	struct dsck_error err;
-	enum dsck_err rc = parse_text(CFG_671B, &c, &err);
+	enum dsck_err rc = parse_text(fixture_config(FIXTURE_671B), &c, &err);
 	CHECK(rc == DSCK_OK, "671B config parses (%s)", err.detail);
 	CHECK(c.family == DSCK_FAMILY_DEEPSEEK_V3, "671B family deepseek_v3");
 	CHECK(strcmp(c.model_type, "deepseek_v3") == 0, "671B model_type");
@@ -334,7 +167,7 @@ static void test_v31(void)
 {
 	struct dsck_config c;
 	struct dsck_error err;
-	char *text = cfg_edit(CFG_671B, "quantization_config.scale_fmt",
+	char *text = cfg_edit(fixture_config(FIXTURE_671B), "quantization_config.scale_fmt",
 			      "\"ue8m0\"", NULL, NULL);
 	CHECK(parse_text(text, &c, &err) == DSCK_OK, "V3.1 config parses (%s)",
 	      err.detail);
@@ -343,7 +176,7 @@ static void test_v31(void)
 	CHECK(strcmp(dsck_config_family_name(&c), "DeepSeek-V3.1") == 0,
 	      "V3.1 family name");
 	cJSON_free(text);
-	text = cfg_edit(CFG_671B, "quantization_config.scale_fmt", "null", NULL, NULL);
+	text = cfg_edit(fixture_config(FIXTURE_671B), "quantization_config.scale_fmt", "null", NULL, NULL);
 	CHECK(parse_text(text, &c, &err) == DSCK_OK && c.scale_fmt == DSCK_SCALE_FLOAT,
 	      "CF-R6: scale_fmt null is float scales");
 	cJSON_free(text);
@@ -353,7 +186,7 @@ static void test_kimi(void)
 {
 	struct dsck_config c;
 	struct dsck_error err;
-	CHECK(parse_text(CFG_KIMI_K2, &c, &err) == DSCK_OK, "Kimi-K2 parses (%s)",
+	CHECK(parse_text(fixture_config(FIXTURE_KIMI_K2), &c, &err) == DSCK_OK, "Kimi-K2 parses (%s)",
 	      err.detail);
 	CHECK(c.family == DSCK_FAMILY_KIMI_K2, "Kimi-K2 family");
 	CHECK(strcmp(dsck_config_family_name(&c), "Kimi-K2") == 0, "Kimi-K2 name");
@@ -375,7 +208,7 @@ static void test_moonlight(void)
 {
 	struct dsck_config c;
 	struct dsck_error err;
-	CHECK(parse_text(CFG_MOONLIGHT, &c, &err) == DSCK_OK,
+	CHECK(parse_text(fixture_config(FIXTURE_MOONLIGHT), &c, &err) == DSCK_OK,
 	      "Moonlight parses (%s)", err.detail);
 	CHECK(c.family == DSCK_FAMILY_DEEPSEEK_V3, "Moonlight family deepseek_v3");
 	CHECK(strcmp(dsck_config_family_name(&c), "Moonlight") == 0, "Moonlight name");
@@ -395,7 +228,7 @@ static void test_v2_lite(void)
 {
 	struct dsck_config c;
 	struct dsck_error err;
-	CHECK(parse_text(CFG_V2_LITE, &c, &err) == DSCK_OK,
+	CHECK(parse_text(fixture_config(FIXTURE_V2_LITE), &c, &err) == DSCK_OK,
 	      "V2-Lite parses (%s)", err.detail);
 	CHECK(c.family == DSCK_FAMILY_DEEPSEEK_V2, "V2-Lite family deepseek_v2");
 	CHECK(strcmp(dsck_config_family_name(&c), "DeepSeek-V2-Lite") == 0,
@@ -408,12 +241,12 @@ static void test_v2_lite(void)
 	CHECK_EQ_U64(c.num_nextn_predict_layers, 0, "CF-R7: V2-Lite nextn absent -> 0");
 	CHECK_EQ_U64(c.vocab_size, 102400, "V2-Lite vocab");
 	CHECK_EQ_U64(c.intermediate_size, 10944, "V2-Lite intermediate");
-	char *text = cfg_edit(CFG_V2_LITE, "q_lora_rank", "1536", NULL, NULL);
+	char *text = cfg_edit(fixture_config(FIXTURE_V2_LITE), "q_lora_rank", "1536", NULL, NULL);
 	CHECK(parse_text(text, &c, &err) == DSCK_OK &&
 	      strcmp(dsck_config_family_name(&c), "DeepSeek-V2") == 0,
 	      "deepseek_v2 with q_lora_rank is DeepSeek-V2");
 	cJSON_free(text);
-	text = cfg_edit(CFG_V2_LITE, "model_type", "\"deepseek_v3\"",
+	text = cfg_edit(fixture_config(FIXTURE_V2_LITE), "model_type", "\"deepseek_v3\"",
 			"q_lora_rank", "1536");
 	CHECK(parse_text(text, &c, &err) == DSCK_OK &&
 	      strcmp(dsck_config_family_name(&c), "DeepSeek-V3-family") == 0,
@@ -425,7 +258,7 @@ static void test_defaults(void)
 {
 	struct dsck_config c;
 	struct dsck_error err;
-	CHECK(parse_text(CFG_MINIMAL, &c, &err) == DSCK_OK,
+	CHECK(parse_text(fixture_config(FIXTURE_MINIMAL), &c, &err) == DSCK_OK,
 	      "CF-R2: the required fields alone parse (%s)", err.detail);
 	CHECK_EQ_U64(c.n_routed_experts, 0, "dense when n_routed_experts absent");
 	CHECK_EQ_U64(c.n_group, 1, "CF-R7 n_group 1");
@@ -701,7 +534,7 @@ static const struct guard_case guard_cases[] = {
 static void test_guards(void)
 {
 	for (size_t i = 0; i < sizeof guard_cases / sizeof guard_cases[0]; i++)
-		check_guard(CFG_671B, &guard_cases[i]);
+		check_guard(fixture_config(FIXTURE_671B), &guard_cases[i]);
 }
 
 /* Parsed values of edited configs (the guard table only checks codes). */
@@ -711,12 +544,12 @@ static void test_edited_values(void)
 	struct dsck_error err;
 	char *t;
 
-	t = cfg_edit(CFG_671B, "rope_scaling.type", NULL, "rope_scaling.rope_type",
+	t = cfg_edit(fixture_config(FIXTURE_671B), "rope_scaling.type", NULL, "rope_scaling.rope_type",
 		     "\"yarn\"");
 	CHECK(parse_text(t, &c, &err) == DSCK_OK && c.has_rope_scaling &&
 	      strcmp(c.rope_type, "yarn") == 0, "CF-R6: rope_type key accepted");
 	cJSON_free(t);
-	t = cfg_edit(CFG_671B, "rope_scaling", "{\"type\":\"yarn\",\"factor\":4}",
+	t = cfg_edit(fixture_config(FIXTURE_671B), "rope_scaling", "{\"type\":\"yarn\",\"factor\":4}",
 		     NULL, NULL);
 	CHECK(parse_text(t, &c, &err) == DSCK_OK && c.rope_factor == 4.0 &&
 	      c.rope_original_max_position_embeddings == 4096 &&
@@ -724,24 +557,24 @@ static void test_edited_values(void)
 	      c.rope_mscale == 1.0 && c.rope_mscale_all_dim == 0.0,
 	      "rope_scaling defaults for absent YaRN keys");
 	cJSON_free(t);
-	t = cfg_edit(CFG_671B, "quantization_config.weight_block_size", "[64,32]",
+	t = cfg_edit(fixture_config(FIXTURE_671B), "quantization_config.weight_block_size", "[64,32]",
 		     NULL, NULL);
 	CHECK(parse_text(t, &c, &err) == DSCK_OK && c.block_rows == 64 &&
 	      c.block_cols == 32, "weight_block_size [64,32] is rows 64, cols 32");
 	cJSON_free(t);
-	t = cfg_edit(CFG_671B, "auto_map", "null", NULL, NULL);
+	t = cfg_edit(fixture_config(FIXTURE_671B), "auto_map", "null", NULL, NULL);
 	CHECK(parse_text(t, &c, &err) == DSCK_OK && c.has_auto_map == 0,
 	      "CF-R8: auto_map null is not recorded");
 	cJSON_free(t);
-	t = cfg_edit(CFG_671B, "hidden_size", "7.168e3", NULL, NULL);
+	t = cfg_edit(fixture_config(FIXTURE_671B), "hidden_size", "7.168e3", NULL, NULL);
 	CHECK(parse_text(t, &c, &err) == DSCK_OK && c.hidden_size == 7168,
 	      "CF-R3: 7.168e3 is the integer 7168");
 	cJSON_free(t);
-	t = cfg_edit(CFG_671B, "hidden_size", "4096.5", NULL, NULL);
+	t = cfg_edit(fixture_config(FIXTURE_671B), "hidden_size", "4096.5", NULL, NULL);
 	CHECK(parse_text(t, &c, &err) == DSCK_E_CONFIG_TYPE && c.hidden_size == 0 &&
 	      c.vocab_size == 0, "a failed parse leaves the struct zeroed");
 	cJSON_free(t);
-	t = cfg_edit(CFG_671B, "vocab_size", "0", NULL, NULL);
+	t = cfg_edit(fixture_config(FIXTURE_671B), "vocab_size", "0", NULL, NULL);
 	parse_text(t, &c, &err);
 	char line[1024];
 	dsck_error_format(&err, line, sizeof line);
@@ -768,7 +601,7 @@ static void test_json_profile(void)
 		{ "hidden_size", "0x1c00", DSCK_E_INVALID_JSON },
 	};
 	for (size_t i = 0; i < sizeof lit / sizeof lit[0]; i++) {
-		char *t = cfg_edit(CFG_671B, lit[i].key, lit[i].raw, NULL, NULL);
+		char *t = cfg_edit(fixture_config(FIXTURE_671B), lit[i].key, lit[i].raw, NULL, NULL);
 		enum dsck_err got = parse_text(t, &c, &err);
 		CHECK(got == lit[i].want, "CF-R1: %s=%s -> %s (got %s)", lit[i].key,
 		      lit[i].raw, dsck_err_name(lit[i].want), dsck_err_name(got));
@@ -785,9 +618,9 @@ static void test_json_profile(void)
 	      "CF-R1 / J-R6: duplicate key");
 
 	/* Size cap L-R5: exactly 1 MiB passes, one byte more is LIMIT. */
-	size_t base = strlen(CFG_671B);
+	size_t base = strlen(fixture_config(FIXTURE_671B));
 	char *big = malloc(DSCK_CONFIG_MAX_BYTES + 2);
-	memcpy(big, CFG_671B, base);
+	memcpy(big, fixture_config(FIXTURE_671B), base);
 	memset(big + base, ' ', DSCK_CONFIG_MAX_BYTES + 1 - base);
 	CHECK(dsck_config_parse(big, DSCK_CONFIG_MAX_BYTES, &c, &err) == DSCK_OK,
 	      "L-R5: a 1 MiB config parses");
@@ -811,12 +644,12 @@ static void test_load(void)
 	}
 	snprintf(path, sizeof path, "%s/config.json", dir);
 	f = fopen(path, "wb");
-	fputs(CFG_671B, f);
+	fputs(fixture_config(FIXTURE_671B), f);
 	fclose(f);
 	CHECK(dsck_config_load(path, &c, &err) == DSCK_OK && c.hidden_size == 7168,
 	      "load the 671B config from a file");
 
-	char *t = cfg_edit(CFG_671B, "num_attention_heads", NULL, NULL, NULL);
+	char *t = cfg_edit(fixture_config(FIXTURE_671B), "num_attention_heads", NULL, NULL, NULL);
 	f = fopen(path, "wb");
 	fputs(t, f);
 	fclose(f);

@@ -7,6 +7,7 @@
  * members (Kimi-K2, Moonlight, DeepSeek-V2-Lite) and the tensor-count cap.
  */
 #include "../test.h"
+#include "fixtures.h"
 #include "../../lib/inventory.h"
 
 #include <cjson/cJSON.h>
@@ -14,168 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* DeepSeek-V3 / R1 671B, as published (deepseek-v3.md §1.1). */
-static const char CFG_671B[] =
-	"{\n"
-	"  \"architectures\": [\n"
-	"    \"DeepseekV3ForCausalLM\"\n"
-	"  ],\n"
-	"  \"attention_bias\": false,\n"
-	"  \"attention_dropout\": 0.0,\n"
-	"  \"auto_map\": {\n"
-	"    \"AutoConfig\": \"configuration_deepseek.DeepseekV3Config\",\n"
-	"    \"AutoModel\": \"modeling_deepseek.DeepseekV3Model\",\n"
-	"    \"AutoModelForCausalLM\": \"modeling_deepseek.DeepseekV3ForCausalLM\"\n"
-	"  },\n"
-	"  \"aux_loss_alpha\": 0.001,\n"
-	"  \"bos_token_id\": 0,\n"
-	"  \"eos_token_id\": 1,\n"
-	"  \"ep_size\": 1,\n"
-	"  \"first_k_dense_replace\": 3,\n"
-	"  \"hidden_act\": \"silu\",\n"
-	"  \"hidden_size\": 7168,\n"
-	"  \"initializer_range\": 0.02,\n"
-	"  \"intermediate_size\": 18432,\n"
-	"  \"kv_lora_rank\": 512,\n"
-	"  \"max_position_embeddings\": 163840,\n"
-	"  \"model_type\": \"deepseek_v3\",\n"
-	"  \"moe_intermediate_size\": 2048,\n"
-	"  \"moe_layer_freq\": 1,\n"
-	"  \"n_group\": 8,\n"
-	"  \"n_routed_experts\": 256,\n"
-	"  \"n_shared_experts\": 1,\n"
-	"  \"norm_topk_prob\": true,\n"
-	"  \"num_attention_heads\": 128,\n"
-	"  \"num_experts_per_tok\": 8,\n"
-	"  \"num_hidden_layers\": 61,\n"
-	"  \"num_key_value_heads\": 128,\n"
-	"  \"num_nextn_predict_layers\": 1,\n"
-	"  \"pretraining_tp\": 1,\n"
-	"  \"q_lora_rank\": 1536,\n"
-	"  \"qk_nope_head_dim\": 128,\n"
-	"  \"qk_rope_head_dim\": 64,\n"
-	"  \"quantization_config\": {\n"
-	"    \"activation_scheme\": \"dynamic\",\n"
-	"    \"fmt\": \"e4m3\",\n"
-	"    \"quant_method\": \"fp8\",\n"
-	"    \"weight_block_size\": [\n"
-	"      128,\n"
-	"      128\n"
-	"    ]\n"
-	"  },\n"
-	"  \"rms_norm_eps\": 1e-06,\n"
-	"  \"rope_scaling\": {\n"
-	"    \"beta_fast\": 32,\n"
-	"    \"beta_slow\": 1,\n"
-	"    \"factor\": 40,\n"
-	"    \"mscale\": 1.0,\n"
-	"    \"mscale_all_dim\": 1.0,\n"
-	"    \"original_max_position_embeddings\": 4096,\n"
-	"    \"type\": \"yarn\"\n"
-	"  },\n"
-	"  \"rope_theta\": 10000,\n"
-	"  \"routed_scaling_factor\": 2.5,\n"
-	"  \"scoring_func\": \"sigmoid\",\n"
-	"  \"seq_aux\": true,\n"
-	"  \"tie_word_embeddings\": false,\n"
-	"  \"topk_group\": 4,\n"
-	"  \"topk_method\": \"noaux_tc\",\n"
-	"  \"torch_dtype\": \"bfloat16\",\n"
-	"  \"transformers_version\": \"4.46.3\",\n"
-	"  \"use_cache\": true,\n"
-	"  \"v_head_dim\": 128,\n"
-	"  \"vocab_size\": 129280\n"
-	"}\n"
-	;
-
-/* Kimi-K2, Moonlight-16B-A3B, DeepSeek-V2-Lite (deepseek-v3.md §7). */
-static const char CFG_KIMI_K2[] =
-	"{\"architectures\":[\"DeepseekV3ForCausalLM\"],"
-	"\"attention_bias\":false,\"attention_dropout\":0.0,\"auto_map\":{"
-	"\"AutoConfig\":\"configuration_deepseek.DeepseekV3Config\","
-	"\"AutoModel\":\"modeling_deepseek.DeepseekV3Model\","
-	"\"AutoModelForCausalLM\":\"modeling_deepseek.DeepseekV3ForCausalLM\"},"
-	"\"aux_loss_alpha\":0.001,\"bos_token_id\":163584,"
-	"\"eos_token_id\":163585,\"ep_size\":1,\"first_k_dense_replace\":1,"
-	"\"hidden_act\":\"silu\",\"hidden_size\":7168,"
-	"\"initializer_range\":0.02,\"intermediate_size\":18432,"
-	"\"kv_lora_rank\":512,\"max_position_embeddings\":131072,"
-	"\"model_type\":\"kimi_k2\",\"moe_intermediate_size\":2048,"
-	"\"moe_layer_freq\":1,\"n_group\":1,\"n_routed_experts\":384,"
-	"\"n_shared_experts\":1,\"norm_topk_prob\":true,"
-	"\"num_attention_heads\":64,\"num_experts_per_tok\":8,"
-	"\"num_hidden_layers\":61,\"num_key_value_heads\":64,"
-	"\"num_nextn_predict_layers\":0,\"pretraining_tp\":1,"
-	"\"q_lora_rank\":1536,\"qk_nope_head_dim\":128,"
-	"\"qk_rope_head_dim\":64,\"quantization_config\":{"
-	"\"activation_scheme\":\"dynamic\",\"fmt\":\"e4m3\","
-	"\"quant_method\":\"fp8\",\"weight_block_size\":[128,128]},"
-	"\"rms_norm_eps\":1e-06,\"rope_scaling\":{\"beta_fast\":1.0,"
-	"\"beta_slow\":1.0,\"factor\":32.0,\"mscale\":1.0,"
-	"\"mscale_all_dim\":1.0,\"original_max_position_embeddings\":4096,"
-	"\"type\":\"yarn\"},\"rope_theta\":50000.0,"
-	"\"routed_scaling_factor\":2.827,\"scoring_func\":\"sigmoid\","
-	"\"seq_aux\":true,\"tie_word_embeddings\":false,\"topk_group\":1,"
-	"\"topk_method\":\"noaux_tc\",\"torch_dtype\":\"bfloat16\","
-	"\"transformers_version\":\"4.48.3\",\"use_cache\":true,"
-	"\"v_head_dim\":128,\"vocab_size\":163840}"
-	;
-static const char CFG_MOONLIGHT[] =
-	"{\"architectures\":[\"DeepseekV3ForCausalLM\"],"
-	"\"attention_bias\":false,\"attention_dropout\":0.0,\"auto_map\":{"
-	"\"AutoConfig\":\"configuration_deepseek.DeepseekV3Config\","
-	"\"AutoModel\":\"modeling_deepseek.DeepseekV3Model\","
-	"\"AutoModelForCausalLM\":\"modeling_deepseek.DeepseekV3ForCausalLM\"},"
-	"\"aux_loss_alpha\":0.001,\"bos_token_id\":163584,"
-	"\"eos_token_id\":163586,\"ep_size\":1,\"first_k_dense_replace\":1,"
-	"\"hidden_act\":\"silu\",\"hidden_size\":2048,"
-	"\"initializer_range\":0.02,\"intermediate_size\":11264,"
-	"\"kv_lora_rank\":512,\"max_position_embeddings\":8192,"
-	"\"model_type\":\"deepseek_v3\",\"moe_intermediate_size\":1408,"
-	"\"moe_layer_freq\":1,\"n_group\":1,\"n_routed_experts\":64,"
-	"\"n_shared_experts\":2,\"norm_topk_prob\":true,"
-	"\"num_attention_heads\":16,\"num_experts_per_tok\":6,"
-	"\"num_hidden_layers\":27,\"num_key_value_heads\":16,"
-	"\"num_nextn_predict_layers\":0,\"pretraining_tp\":1,"
-	"\"q_lora_rank\":null,\"qk_nope_head_dim\":128,"
-	"\"qk_rope_head_dim\":64,\"rms_norm_eps\":1e-05,"
-	"\"rope_scaling\":null,\"rope_theta\":50000.0,"
-	"\"routed_scaling_factor\":2.446,\"scoring_func\":\"sigmoid\","
-	"\"seq_aux\":true,\"tie_word_embeddings\":false,\"topk_group\":1,"
-	"\"topk_method\":\"noaux_tc\",\"torch_dtype\":\"bfloat16\","
-	"\"transformers_version\":\"4.48.2\",\"use_cache\":true,"
-	"\"v_head_dim\":128,\"vocab_size\":163840}"
-	;
-static const char CFG_V2_LITE[] =
-	"{\"architectures\":[\"DeepseekV2ForCausalLM\"],"
-	"\"attention_bias\":false,\"attention_dropout\":0.0,\"auto_map\":{"
-	"\"AutoConfig\":\"configuration_deepseek.DeepseekV2Config\","
-	"\"AutoModel\":\"modeling_deepseek.DeepseekV2Model\","
-	"\"AutoModelForCausalLM\":\"modeling_deepseek.DeepseekV2ForCausalLM\"},"
-	"\"aux_loss_alpha\":0.001,\"bos_token_id\":100000,"
-	"\"eos_token_id\":100001,\"first_k_dense_replace\":1,"
-	"\"hidden_act\":\"silu\",\"hidden_size\":2048,"
-	"\"initializer_range\":0.02,\"intermediate_size\":10944,"
-	"\"kv_lora_rank\":512,\"max_position_embeddings\":163840,"
-	"\"model_type\":\"deepseek_v2\",\"moe_intermediate_size\":1408,"
-	"\"moe_layer_freq\":1,\"n_group\":1,\"n_routed_experts\":64,"
-	"\"n_shared_experts\":2,\"norm_topk_prob\":false,"
-	"\"num_attention_heads\":16,\"num_experts_per_tok\":6,"
-	"\"num_hidden_layers\":27,\"num_key_value_heads\":16,"
-	"\"pretraining_tp\":1,\"q_lora_rank\":null,"
-	"\"qk_nope_head_dim\":128,\"qk_rope_head_dim\":64,"
-	"\"rms_norm_eps\":1e-06,\"rope_scaling\":{\"beta_fast\":32,"
-	"\"beta_slow\":1,\"factor\":40,\"mscale\":0.707,"
-	"\"mscale_all_dim\":0.707,"
-	"\"original_max_position_embeddings\":4096,\"type\":\"yarn\"},"
-	"\"rope_theta\":10000,\"routed_scaling_factor\":1.0,"
-	"\"scoring_func\":\"softmax\",\"seq_aux\":true,"
-	"\"tie_word_embeddings\":false,\"topk_group\":1,"
-	"\"topk_method\":\"greedy\",\"torch_dtype\":\"bfloat16\","
-	"\"transformers_version\":\"4.39.3\",\"use_cache\":true,"
-	"\"v_head_dim\":128,\"vocab_size\":102400}"
-	;
 
 /* ---- helpers -------------------------------------------------------- */
 
@@ -349,7 +188,7 @@ static void test_671b_fp8(void)
 	struct dsck_config c;
 	struct dsck_inventory inv;
 	struct dsck_error err;
-	if (!cfg_make(&c, CFG_671B, NULL) ||
+	if (!cfg_make(&c, fixture_config(FIXTURE_671B), NULL) ||
 	    dsck_inventory_build(&c, DSCK_CKPT_FP8, &inv, &err) != DSCK_OK) {
 		CHECK(0, "671B FP8 inventory builds (%s)", err.detail);
 		return;
@@ -495,7 +334,7 @@ static void test_671b_bf16(void)
 	struct dsck_config c;
 	struct dsck_inventory inv;
 	struct dsck_error err;
-	if (!cfg_make(&c, CFG_671B, NULL) ||
+	if (!cfg_make(&c, fixture_config(FIXTURE_671B), NULL) ||
 	    dsck_inventory_build(&c, DSCK_CKPT_BF16, &inv, &err) != DSCK_OK) {
 		CHECK(0, "671B BF16 inventory builds");
 		return;
@@ -530,7 +369,7 @@ static void test_tied(void)
 	struct dsck_config c;
 	struct dsck_inventory inv;
 	struct dsck_error err;
-	if (!cfg_make(&c, CFG_671B, "tie_word_embeddings", "true", NULL) ||
+	if (!cfg_make(&c, fixture_config(FIXTURE_671B), "tie_word_embeddings", "true", NULL) ||
 	    dsck_inventory_build(&c, DSCK_CKPT_FP8, &inv, &err) != DSCK_OK) {
 		CHECK(0, "tied 671B builds");
 		return;
@@ -550,7 +389,7 @@ static void test_block_shape(void)
 	struct dsck_config c;
 	struct dsck_inventory inv;
 	struct dsck_error err;
-	if (!cfg_make(&c, CFG_671B, "quantization_config",
+	if (!cfg_make(&c, fixture_config(FIXTURE_671B), "quantization_config",
 		      "{\"quant_method\":\"fp8\",\"weight_block_size\":[64,256]}", NULL) ||
 	    dsck_inventory_build(&c, DSCK_CKPT_FP8, &inv, &err) != DSCK_OK) {
 		CHECK(0, "671B with 64x256 blocks builds");
@@ -573,7 +412,7 @@ static void test_v2_lite(void)
 	struct dsck_config c;
 	struct dsck_inventory inv;
 	struct dsck_error err;
-	if (!cfg_make(&c, CFG_V2_LITE, NULL) ||
+	if (!cfg_make(&c, fixture_config(FIXTURE_V2_LITE), NULL) ||
 	    dsck_inventory_build(&c, DSCK_CKPT_BF16, &inv, &err) != DSCK_OK) {
 		CHECK(0, "V2-Lite builds");
 		return;
@@ -623,7 +462,7 @@ static void test_moonlight(void)
 	struct dsck_config c;
 	struct dsck_inventory inv;
 	struct dsck_error err;
-	if (!cfg_make(&c, CFG_MOONLIGHT, NULL) ||
+	if (!cfg_make(&c, fixture_config(FIXTURE_MOONLIGHT), NULL) ||
 	    dsck_inventory_build(&c, DSCK_CKPT_BF16, &inv, &err) != DSCK_OK) {
 		CHECK(0, "Moonlight builds");
 		return;
@@ -648,7 +487,7 @@ static void test_kimi(void)
 	struct dsck_config c;
 	struct dsck_inventory inv;
 	struct dsck_error err;
-	if (!cfg_make(&c, CFG_KIMI_K2, NULL) ||
+	if (!cfg_make(&c, fixture_config(FIXTURE_KIMI_K2), NULL) ||
 	    dsck_inventory_build(&c, DSCK_CKPT_FP8, &inv, &err) != DSCK_OK) {
 		CHECK(0, "Kimi-K2 builds");
 		return;
@@ -678,7 +517,7 @@ static void test_moe_freq(void)
 	struct dsck_config c;
 	struct dsck_inventory inv;
 	struct dsck_error err;
-	if (!cfg_make(&c, CFG_V2_LITE, "moe_layer_freq", "2", "num_hidden_layers", "6",
+	if (!cfg_make(&c, fixture_config(FIXTURE_V2_LITE), "moe_layer_freq", "2", "num_hidden_layers", "6",
 		      "num_nextn_predict_layers", "2", NULL) ||
 	    dsck_inventory_build(&c, DSCK_CKPT_BF16, &inv, &err) != DSCK_OK) {
 		CHECK(0, "moe_layer_freq 2 builds");
@@ -757,7 +596,7 @@ static void test_cap(void)
 	}
 	/* The largest sizes CF-R4 allows still fit 64 bits: vocab 2^24 x
 	 * hidden 2^20, heads 1024 x (2^20 + 2^20), 4096 shared x 2^20. */
-	if (cfg_make(&c, CFG_671B, "vocab_size", "16777216", "hidden_size", "1048576",
+	if (cfg_make(&c, fixture_config(FIXTURE_671B), "vocab_size", "16777216", "hidden_size", "1048576",
 		     "num_attention_heads", "1024", "num_key_value_heads", NULL,
 		     "qk_nope_head_dim", "1048576", "qk_rope_head_dim", "1048576",
 		     "n_shared_experts", "4096", "moe_intermediate_size", "1048576",
@@ -775,7 +614,7 @@ static void test_cap(void)
 
 	/* Hand-built structs that never went through dsck_config_parse. */
 	struct dsck_config h;
-	if (!cfg_make(&h, CFG_V2_LITE, NULL))
+	if (!cfg_make(&h, fixture_config(FIXTURE_V2_LITE), NULL))
 		return;
 	c = h;
 	c.num_hidden_layers = UINT64_MAX;

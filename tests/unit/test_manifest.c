@@ -6,6 +6,7 @@
  */
 #include "manifest.h"
 #include "../test.h"
+#include "fixtures.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -15,18 +16,6 @@
 #include <unistd.h>
 
 static char root[] = "/tmp/dsck-test-manifest-XXXXXX";
-
-static void write_bytes(const char *dir, const char *name, const void *p, size_t n)
-{
-	char path[1024];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(p, 1, n, f) != n) {
-		printf("# cannot write %s\n", path);
-		exit(1);
-	}
-	fclose(f);
-}
 
 /* Tensor data used everywhere: name -> bytes, fixed per name. */
 static void tensor_bytes(const char *name, unsigned char *out, size_t n)
@@ -66,13 +55,7 @@ static void write_shard(const char *dir, const char *name, const size_t *which, 
 		off += s->nbytes;
 	}
 	hl += (size_t)snprintf(header + hl, sizeof header - hl, "}");
-	unsigned char *file = malloc(8 + hl + off);
-	for (int i = 0; i < 8; i++)
-		file[i] = (unsigned char)((uint64_t)hl >> (8 * i));
-	memcpy(file + 8, header, hl);
-	memcpy(file + 8 + hl, data, off);
-	write_bytes(dir, name, file, 8 + hl + off);
-	free(file);
+	fixture_write_st(dir, name, header, data, off);
 }
 
 #define SH1 "model-00001-of-00002.safetensors"
@@ -88,10 +71,10 @@ static void make_split_dir(const char *dir)
 	const char *idx = "{\"metadata\":{\"total_size\":40},\"weight_map\":{"
 			  "\"a.weight\":\"" SH1 "\",\"b.weight\":\"" SH1 "\",\"d.empty\":\"" SH1 "\","
 			  "\"e.weight\":\"" SH2 "\",\"c.bias\":\"" SH2 "\"}}";
-	write_bytes(dir, "model.safetensors.index.json", idx, strlen(idx));
-	write_bytes(dir, "tokenizer.json", "{\"model\":{}}", 12);
-	write_bytes(dir, "README.md", "not hashed", 10);
-	write_bytes(dir, ".hidden.json", "{}", 2);
+	fixture_write_bytes(dir, "model.safetensors.index.json", idx, strlen(idx));
+	fixture_write_bytes(dir, "tokenizer.json", "{\"model\":{}}", 12);
+	fixture_write_bytes(dir, "README.md", "not hashed", 10);
+	fixture_write_bytes(dir, ".hidden.json", "{}", 2);
 }
 
 static void make_single_dir(const char *dir)
@@ -359,7 +342,7 @@ static void test_roundtrip_and_compare(const char *dir)
 	/* Missing and unexpected files. */
 	snprintf(path, sizeof path, "%s/tokenizer.json", dir);
 	unlink(path);
-	write_bytes(dir, "generation_config.json", "{}", 2);
+	fixture_write_bytes(dir, "generation_config.json", "{}", 2);
 	CHECK(compute(dir, 1, 0, &now), "recompute after file changes");
 	memset(&r, 0, sizeof r);
 	dsck_manifest_compare(&back, &now, on_diff, &r);

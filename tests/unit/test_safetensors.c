@@ -976,9 +976,17 @@ static void test_writer_refusals(void)
 	/* abort */
 	CHECK(dsck_stw_open(&stw, path, two, 2, NULL, 0, 0, &err) == DSCK_OK &&
 	      dsck_stw_write(&stw, "abcdefgh", 8, &err) == DSCK_OK, "open and write all for abort");
+	/* fd 0 open for the test below (a lone /dev/null takes the lowest fd) */
+	int null_fd = fcntl(0, F_GETFD) == -1 ? open("/dev/null", O_RDONLY) : -1;
 	dsck_stw_abort(&stw);
 	CHECK(access(path, F_OK) != 0 && !dir_has_tmp(), "W-R1 abort leaves no final or temporary file");
+	CHECK(stw.w.fd == -1 && stw.w.tmp_path == NULL && stw.order == NULL && stw.n == 0,
+	      "abort leaves a never-opened writer (fd -1, not 0)");
 	dsck_stw_abort(&stw); /* twice is harmless */
+	CHECK(stw.w.fd == -1 && fcntl(0, F_GETFD) != -1,
+	      "a second abort is harmless: fd 0 is still open");
+	if (null_fd >= 0)
+		close(null_fd);
 	/* an existing file is replaced only on commit */
 	write_file(path, "old", 3);
 	CHECK(dsck_stw_open(&stw, path, two, 2, NULL, 0, 0, &err) == DSCK_OK, "open over an existing file");
