@@ -63,6 +63,22 @@ static void st_shape_str(const uint64_t *shape, uint32_t ndim, char *buf, size_t
 /* ---- reader ---------------------------------------------------------- */
 
 /*
+ * What a file that fails ST-R2..ST-R4 really is, when its first 8 bytes
+ * say so: the usual broken downloads. A Git LFS pointer starts "version "
+ * (read as a length: 2,336,927,755,350,992,246), an HTML error page "<!DOCTYP"
+ * or "<html". Returns a sentence for the error, or NULL.
+ */
+static const char *st_prefix_hint(const unsigned char *buf)
+{
+	if (memcmp(buf, "version ", 8) == 0)
+		return "this is a Git LFS pointer file, not the tensor data: fetch the real file (git lfs pull, or download it again)";
+	if (memcmp(buf, "<!DOCTYP", 8) == 0 || memcmp(buf, "<!doctyp", 8) == 0 ||
+	    memcmp(buf, "<html", 5) == 0 || memcmp(buf, "<HTML", 5) == 0)
+		return "this is an HTML page, not a safetensors file: the download failed; download it again";
+	return NULL;
+}
+
+/*
  * ST-R1..ST-R4 on the first avail bytes of a file of file_size bytes:
  * decides N without allocating anything. On success *n_out = N and
  * 8 + N <= file_size.
@@ -85,22 +101,22 @@ static enum dsck_err st_check_prefix(const unsigned char *buf, size_t avail,
 		return dsck_error_set(err, DSCK_E_INVALID_HEADER_LENGTH,
 				      "only %zu bytes of the file were given", avail);
 	n = st_le64(buf);
+	const char *hint = st_prefix_hint(buf);
 	if (dsck_u64_to_size(n, &n_sz)) /* ST-R2 */
 		return dsck_error_set(err, DSCK_E_HEADER_TOO_LARGE,
-				      "header length %llu does not fit in memory",
-				      (unsigned long long)n);
+				      "%s", hint ? hint : "header length does not fit in memory");
 	if (n > DSCK_ST_MAX_HEADER) { /* ST-R3, L-R1 */
 		dsck_error_expect(err, "at most %llu bytes", DSCK_ST_MAX_HEADER);
 		dsck_error_found(err, "%llu bytes", (unsigned long long)n);
-		return dsck_error_set(err, DSCK_E_HEADER_TOO_LARGE,
-				      "header length above the 100,000,000-byte cap");
+		return dsck_error_set(err, DSCK_E_HEADER_TOO_LARGE, "%s",
+				      hint ? hint : "header length above the 100,000,000-byte cap");
 	}
 	if (dsck_add_u64(8, n, &end) || end > file_size) { /* ST-R4 */
 		dsck_error_expect(err, "a file of at least %llu bytes (8 + header of %llu)",
 				  (unsigned long long)end, (unsigned long long)n);
 		dsck_error_found(err, "%llu bytes", (unsigned long long)file_size);
-		return dsck_error_set(err, DSCK_E_INVALID_HEADER_LENGTH,
-				      "header extends past the end of the file");
+		return dsck_error_set(err, DSCK_E_INVALID_HEADER_LENGTH, "%s",
+				      hint ? hint : "header extends past the end of the file");
 	}
 	dsck_error_offset(err, -1);
 	*n_out = n;
@@ -630,8 +646,8 @@ static enum dsck_err st_parse_header(const char *hdr, size_t n, uint64_t file_si
 				  (unsigned long long)total, n, (unsigned long long)pos);
 		dsck_error_found(err, "%llu bytes", (unsigned long long)file_size);
 		rc = dsck_error_set(err, DSCK_E_INCOMPLETE_BUFFER, "%s",
-				    file_size > total ? "bytes after the last tensor"
-						      : "data section truncated");
+				    file_size > total ? "bytes after the last tensor (not a plain safetensors file)"
+						      : "data section truncated: an incomplete download or copy; fetch this file again");
 		goto out;
 	}
 
