@@ -168,6 +168,52 @@ enum dsck_err dsck_file_read_all(const char *path, uint64_t max_bytes,
 	return file_slurp(&f, max_bytes, out, out_len, err);
 }
 
+enum dsck_err dsck_fd_read_all(int fd, const char *display, uint64_t max_bytes,
+			       char **out, size_t *out_len,
+			       struct dsck_error *err)
+{
+	enum dsck_err rc = DSCK_OK;
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+
+	for (;;) {
+		if (cap - len < 65536 + 1) {
+			size_t ncap = cap ? cap * 2 : 1u << 20;
+			char *nb;
+			if (ncap < cap || (nb = realloc(buf, ncap)) == NULL) {
+				rc = dsck_error_set(err, DSCK_E_NOMEM, "reading %s", display);
+				goto out;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		ssize_t r = read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			dsck_error_file(err, display);
+			rc = dsck_error_set(err, DSCK_E_IO, "read: %s", strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > max_bytes) {
+			dsck_error_file(err, display);
+			dsck_error_expect(err, "at most %llu bytes", (unsigned long long)max_bytes);
+			rc = dsck_error_set(err, DSCK_E_LIMIT, "input too large");
+			goto out;
+		}
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+out:
+	free(buf);
+	return rc;
+}
+
 enum dsck_err dsck_file_read_all_at(int dirfd, const char *name,
 				    const char *display, uint64_t max_bytes,
 				    char **out, size_t *out_len,

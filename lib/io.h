@@ -55,6 +55,12 @@ enum dsck_err dsck_file_read_all(const char *path, uint64_t max_bytes,
 				 char **out, size_t *out_len,
 				 struct dsck_error *err);
 
+/* Same, for a stream (a pipe, stdin): read until EOF, refusing more than
+ * max_bytes. display names the stream in errors ("standard input"). */
+enum dsck_err dsck_fd_read_all(int fd, const char *display, uint64_t max_bytes,
+			       char **out, size_t *out_len,
+			       struct dsck_error *err);
+
 /* Same, for a name inside dirfd, without following a final symlink. */
 enum dsck_err dsck_file_read_all_at(int dirfd, const char *name,
 				    const char *display, uint64_t max_bytes,

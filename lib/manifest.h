@@ -113,6 +113,10 @@ enum dsck_err dsck_manifest_compute(const struct dsck_ckpt *ck,
 enum dsck_err dsck_manifest_write(const struct dsck_manifest *m, const char *path,
 				  struct dsck_error *err);
 
+/* The same text to an open fd the caller owns (stdout for "-"). */
+enum dsck_err dsck_manifest_write_fd(const struct dsck_manifest *m, int fd,
+				     struct dsck_error *err);
+
 /*
  * Parse manifest text (strict JSON, J-R*). A document of the wrong shape
  * (missing or unknown keys, a version other than 1, a hash that is not 64

@@ -11,8 +11,10 @@
 #include "json.h"
 #include "jsonw.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MF_MAX_FILE_NAME 255u /* bytes, as IX-R4 */
 
@@ -23,8 +25,8 @@
  * go out as they are, escaped as serde_json and Python's json.dumps with
  * ensure_ascii=False would (DSCK_JSONW_UTF8).
  */
-enum dsck_err dsck_manifest_write(const struct dsck_manifest *m, const char *path,
-				  struct dsck_error *err)
+static enum dsck_err mf_text(const struct dsck_manifest *m, struct dsck_jsonw *out,
+			     struct dsck_error *err)
 {
 	struct dsck_jsonw b = DSCK_JSONW_INIT;
 	enum dsck_err rc;
@@ -64,7 +66,39 @@ enum dsck_err dsck_manifest_write(const struct dsck_manifest *m, const char *pat
 	dsck_jsonw_puts(&b, m->n_tensors ? "\n  }\n}\n" : "}\n}\n");
 	rc = dsck_jsonw_check(&b, "manifest text", err);
 	if (rc == DSCK_OK)
+		*out = b;
+	else
+		dsck_jsonw_release(&b);
+	return rc;
+}
+
+enum dsck_err dsck_manifest_write(const struct dsck_manifest *m, const char *path,
+				  struct dsck_error *err)
+{
+	struct dsck_jsonw b = DSCK_JSONW_INIT;
+	enum dsck_err rc = mf_text(m, &b, err);
+	if (rc == DSCK_OK)
 		rc = dsck_write_file_atomic(path, b.p, b.len, err);
+	dsck_jsonw_release(&b);
+	return rc;
+}
+
+enum dsck_err dsck_manifest_write_fd(const struct dsck_manifest *m, int fd,
+				     struct dsck_error *err)
+{
+	struct dsck_jsonw b = DSCK_JSONW_INIT;
+	enum dsck_err rc = mf_text(m, &b, err);
+	for (size_t done = 0; rc == DSCK_OK && done < b.len;) {
+		ssize_t w = write(fd, b.p + done, b.len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			rc = dsck_error_set(err, dsck_err_from_errno(w < 0 ? errno : EIO),
+					    "writing the manifest: %s",
+					    strerror(w < 0 ? errno : EIO));
+		else
+			done += (size_t)w;
+	}
 	dsck_jsonw_release(&b);
 	return rc;
 }

@@ -35,9 +35,10 @@ static const char usage_text[] =
 	"Without options: every tensor against what config.json implies\n"
 	"(missing, unexpected, dtype, shape, scale grids, FP8 without scale).\n"
 	"\n"
-	"  --manifest-write FILE  hash every file and tensor into FILE (SHA-256)\n"
-	"  --manifest FILE        check against FILE; names each file and tensor\n"
-	"                         that differs\n"
+	"  --manifest-write FILE  hash every file and tensor into FILE (SHA-256);\n"
+	"                         - writes it to standard output\n"
+	"  --manifest FILE        check against FILE (- reads standard input);\n"
+	"                         names each file and tensor that differs\n"
 	"  --scan                 read all data: NaN/Inf values, zero, negative or\n"
 	"                         non-finite scales\n"
 	"  -j, --threads N        worker threads (default: all cores)\n"
@@ -70,6 +71,7 @@ struct opts {
 
 struct report {
 	const struct opts *o;
+	FILE *out;         /* text findings: stdout, or stderr when stdout holds the manifest */
 	size_t n;          /* findings so far */
 	size_t shown;
 	cJSON *list;       /* --json: findings array */
@@ -99,18 +101,18 @@ static void finding_emit(struct report *r, const char *kind, const char *file,
 	if (r->shown >= MAX_TEXT_FINDINGS)
 		return;
 	r->shown++;
-	printf("%-13s %s", kind, tensor ? tensor : file ? file : "");
+	fprintf(r->out, "%-13s %s", kind, tensor ? tensor : file ? file : "");
 	if (tensor && file)
-		printf(" (%s)", file);
+		fprintf(r->out, " (%s)", file);
 	if (expected && expected[0] && found && found[0])
-		printf(": expected %s, found %s", expected, found);
+		fprintf(r->out, ": expected %s, found %s", expected, found);
 	else if (expected && expected[0])
-		printf(": expected %s", expected);
+		fprintf(r->out, ": expected %s", expected);
 	else if (found && found[0])
-		printf(": found %s", found);
+		fprintf(r->out, ": found %s", found);
 	if (detail)
-		printf(": %s", detail);
-	printf("\n");
+		fprintf(r->out, ": %s", detail);
+	fputc('\n', r->out);
 }
 
 static void on_finding(const struct dsck_finding *f, void *user)
@@ -346,6 +348,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return usage_error(optind >= argc ? "missing PATH" : "expected exactly one PATH");
 	if (o->manifest_write && o->manifest_check)
 		return usage_error("--manifest-write and --manifest exclude each other");
+	if (o->manifest_write && strcmp(o->manifest_write, "-") == 0 && o->json)
+		return usage_error("--manifest-write - and --json both want standard output");
 	o->path = argv[optind];
 	if (!o->progress_set)
 		o->progress = dsck_progress_auto(2, o->quiet);
@@ -358,7 +362,7 @@ int main(int argc, char **argv)
 	struct dsck_error err;
 	struct dsck_ckpt *ck = NULL;
 	struct dsck_manifest actual = DSCK_MANIFEST_INIT, expected = DSCK_MANIFEST_INIT;
-	struct report r = { &o, 0, 0, NULL };
+	struct report r = { &o, stdout, 0, 0, NULL };
 	cJSON *doc = NULL;
 	int status;
 	enum dsck_err rc;
@@ -366,13 +370,25 @@ int main(int argc, char **argv)
 
 	if ((status = parse_args(argc, argv, &o)) != 0)
 		return status;
+	if (o.manifest_write && strcmp(o.manifest_write, "-") == 0)
+		r.out = stderr;
 	dsck_error_clear(&err);
 	if (o.json) {
 		doc = cJSON_CreateObject();
 		r.list = cJSON_CreateArray();
 	}
-	if (o.manifest_check && (rc = dsck_manifest_load(o.manifest_check, &expected, &err)))
+	if (o.manifest_check && strcmp(o.manifest_check, "-") == 0) {
+		char *text = NULL;
+		size_t len = 0;
+		rc = dsck_fd_read_all(0, "standard input", DSCK_MANIFEST_MAX_BYTES, &text, &len, &err);
+		if (!rc)
+			rc = dsck_manifest_parse(text, len, "standard input", &expected, &err);
+		free(text);
+		if (rc)
+			goto fail;
+	} else if (o.manifest_check && (rc = dsck_manifest_load(o.manifest_check, &expected, &err))) {
 		goto fail;
+	}
 	if ((rc = dsck_ckpt_open(o.path, &ck, &err))) {
 		if (!o.manifest_check || dsck_err_exit_code(rc) != DSCK_EXIT_INPUT)
 			goto fail;
@@ -411,8 +427,14 @@ int main(int argc, char **argv)
 		if (rc)
 			goto fail;
 		if (o.manifest_write) {
-			if ((rc = dsck_manifest_write(&actual, o.manifest_write, &err)))
+			if (strcmp(o.manifest_write, "-") == 0) {
+				/* The manifest is the output: nothing else on stdout. */
+				if ((rc = dsck_manifest_write_fd(&actual, 1, &err)))
+					goto fail;
+				o.quiet = 1;
+			} else if ((rc = dsck_manifest_write(&actual, o.manifest_write, &err))) {
 				goto fail;
+			}
 			manifest = "written";
 		} else {
 			size_t before = r.n;
@@ -451,17 +473,17 @@ report:
 		free(s);
 	} else {
 		if (r.n > r.shown)
-			printf("... and %zu more findings (use --json for all)\n", r.n - r.shown);
+			fprintf(r.out, "... and %zu more findings (use --json for all)\n", r.n - r.shown);
 		if (!o.quiet || r.n) {
-			printf("%s: %s: ", r.n ? "MISMATCH" : "OK", o.path);
+			fprintf(r.out, "%s: %s: ", r.n ? "MISMATCH" : "OK", o.path);
 			if (ck)
-				printf("%zu tensors in %zu shards; ", ck->n, ck->n_shards);
-			printf("structure %s, manifest %s, scan %s", structure, manifest, scan);
+				fprintf(r.out, "%zu tensors in %zu shards; ", ck->n, ck->n_shards);
+			fprintf(r.out, "structure %s, manifest %s, scan %s", structure, manifest, scan);
 			if (r.n)
-				printf("; %zu findings", r.n);
-			printf("\n");
+				fprintf(r.out, "; %zu findings", r.n);
+			fputc('\n', r.out);
 			if (actual.n_files && !o.quiet)
-				printf("model sha256 %s\n", actual.model_sha256);
+				fprintf(r.out, "model sha256 %s\n", actual.model_sha256);
 		}
 	}
 	goto out;

@@ -66,6 +66,13 @@ c=$("$bin/dsck-verify" --json "$tmp/stale" | python3 -c 'import json,sys; print(
 fresh vocab && edit "$tmp/vocab" config vocab_size 2048
 expect_verify "config disagrees with the tensors (CF-06)" 4 "^shape +model.embed_tokens.weight .*expected \[2048" "$tmp/vocab"
 
+# "-": the manifest through a pipe.
+"$bin/dsck-verify" --manifest-write - "$tmp/tiny" 2>/dev/null | "$bin/dsck-verify" -q --manifest - "$tmp/tiny" >"$tmp/pipe.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && [ ! -s "$tmp/pipe.out" ] && ok "--manifest-write - | --manifest -" || bad "manifest through a pipe: exit $rc $(cat "$tmp/pipe.out")"
+"$bin/dsck-verify" --manifest-write - "$tmp/tiny" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["dsck_manifest"]==1 and len(d["tensors"])>400' &&
+	ok "--manifest-write - prints only the manifest on stdout" || bad "--manifest-write - stdout is not a clean manifest"
+
 # Manifests: one flipped byte anywhere names the file and the tensor.
 "$bin/dsck-verify" -q --manifest-write "$tmp/m.json" "$tmp/tiny" && ok "manifest written" || bad "manifest write"
 expect_verify "a copy matches its manifest" 0 "" "$tmp/tiny" --manifest "$tmp/m.json"
