@@ -75,7 +75,7 @@ enum dsck_err dsck_file_openat(struct dsck_file *f, int dirfd, const char *name,
 		dsck_error_file(err, display);
 		if (e == ELOOP)
 			return dsck_error_set(err, DSCK_E_BAD_SHARD_PATH,
-					      "is a symbolic link; checkpoint files are opened only as regular files inside the checkpoint directory (formats.md IX-R5)");
+					      "is a symbolic link; checkpoint files are opened only as regular files inside the directory (formats.md IX-R5); for a Hugging Face cache snapshot, download with --local-dir instead");
 		return dsck_error_set(err, dsck_err_from_errno(e), "open: %s",
 				      strerror(e));
 	}
