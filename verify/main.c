@@ -127,7 +127,9 @@ static void on_diff(const struct dsck_manifest_diff *d, void *user)
 	snprintf(kind, sizeof kind, "%s", dsck_manifest_diff_name(d->kind));
 	for (char *p = kind; *p; p++)
 		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-	finding_emit(user, kind, d->file, d->tensor, d->expected, d->found, NULL);
+	/* The model hash belongs to no one file or tensor: name it (MF-R3). */
+	const char *what = d->kind == DSCK_DIFF_MODEL_HASH ? "model_sha256" : d->tensor;
+	finding_emit(user, kind, d->file, what, d->expected, d->found, NULL);
 }
 
 static void on_progress_manifest(uint64_t done, uint64_t total, void *user)

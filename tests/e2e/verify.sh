@@ -81,6 +81,7 @@ fresh flip && edit "$tmp/flip" poke $t 100 ff
 sh=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]+'/model.safetensors.index.json'))['weight_map'][sys.argv[2]])" "$tmp/flip" $t)
 expect_verify "flipped byte: tensor named" 4 "^tensor_hash +$t \($sh\)" "$tmp/flip" --manifest "$tmp/m.json"
 expect_verify "flipped byte: file named" 4 "^file_hash +$sh" "$tmp/flip" --manifest "$tmp/m.json"
+expect_verify "flipped byte: model hash differs" 4 "^model_hash +model_sha256: expected [0-9a-f]{64}, found [0-9a-f]{64}" "$tmp/flip" --manifest "$tmp/m.json"
 expect_verify "flipped byte: structure still fine, manifest mismatch" 4 "structure ok, manifest mismatch" "$tmp/flip" --manifest "$tmp/m.json"
 fresh gone && rm "$tmp/gone/tokenizer.json"
 expect_verify "missing tokenizer file named" 4 "^file_missing +tokenizer.json" "$tmp/gone" --manifest "$tmp/m.json"
