@@ -38,7 +38,10 @@ struct dsck_ckpt {
 	char **shard_names;          /* file names inside dir */
 	size_t n;
 	struct dsck_ckpt_tensor *tensors; /* sorted by name */
-	struct dsck_strmap by_name;
+	struct dsck_strmap by_name;  /* name -> index into tensors, when built */
+	const struct dsck_strmap *names; /* the map dsck_ckpt_find uses: by_name,
+				      * or idx.by_name when tensors are in the
+				      * index's entry order */
 	uint64_t payload_bytes;      /* sum of tensor bytes */
 	uint64_t file_bytes;         /* sum of shard file sizes */
 	uint64_t header_bytes;       /* sum of 8 + N over shards */

@@ -18,7 +18,7 @@
 #define DSCK_INDEX_MAX_BYTES (64u << 20) /* L-R4: 64 MiB */
 
 struct dsck_index_entry {
-	char *name;      /* tensor name, owned by the index */
+	char *name;      /* tensor name, in the index's own storage */
 	uint32_t shard;  /* index into shards[] */
 };
 
@@ -30,6 +30,7 @@ struct dsck_index {
 	struct dsck_strmap by_name;       /* tensor name -> entry */
 	int has_total_size;
 	uint64_t total_size;
+	char *names_;                     /* private: storage of every name */
 };
 
 /* Parse index text; path is for errors. Owns everything it allocates. */

@@ -22,7 +22,6 @@
 #include "arith.h"
 
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,9 +47,40 @@ struct inv_builder {
 /* The layer being emitted: its name prefix "model.layers.L." and flags. */
 struct inv_layer {
 	char prefix[40];
+	size_t prefix_len;
 	int64_t layer;
 	int is_mtp;
 };
+
+/*
+ * Names are assembled with memcpy and inv_put_u64, not snprintf: 92k names
+ * for the 671B config made formatting most of building the inventory.
+ * inv_cat writes a (an bytes) then b (NUL-terminated) into dst[cap] and
+ * returns the length, or -1 when it does not fit (nothing then is used).
+ */
+static int inv_cat(char *dst, size_t cap, const char *a, size_t an, const char *b)
+{
+	size_t bn = strlen(b);
+	if (an >= cap || bn >= cap - an)
+		return -1;
+	memcpy(dst, a, an);
+	memcpy(dst + an, b, bn + 1);
+	return (int)(an + bn);
+}
+
+/* Decimal digits of v at dst (room for 20), no NUL; returns their count. */
+static size_t inv_put_u64(char *dst, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		dst[i] = tmp[n - 1 - i];
+	return n;
+}
 
 /* ---- counting ------------------------------------------------------- */
 
@@ -143,11 +173,12 @@ static enum dsck_err inv_push(struct inv_builder *b, const struct inv_layer *ly,
 {
 	struct dsck_inventory *inv = b->inv;
 	char name[INV_NAME_MAX];
-	int len = snprintf(name, sizeof name, "%s%s", ly ? ly->prefix : "", suffix);
+	int len = inv_cat(name, sizeof name, ly ? ly->prefix : "",
+			  ly ? ly->prefix_len : 0, suffix);
 	uint64_t numel = d0, nbytes = 0;
 
-	if (len < 0 || (size_t)len >= sizeof name) {
-		dsck_error_tensor(b->err, name);
+	if (len < 0) {
+		dsck_error_tensor(b->err, suffix);
 		return dsck_error_set(b->err, DSCK_E_LIMIT, "tensor name too long");
 	}
 	if (inv->n >= b->cap) /* the count and the emitter disagree: a bug */
@@ -213,7 +244,11 @@ static enum dsck_err inv_proj(struct inv_builder *b, const struct inv_layer *ly,
 	enum dsck_err rc;
 	uint64_t so = 0, si = 0;
 
-	snprintf(suffix, sizeof suffix, "%s.weight", stem);
+	size_t stem_len = strlen(stem);
+	if (inv_cat(suffix, sizeof suffix, stem, stem_len, ".weight") < 0) {
+		dsck_error_tensor(b->err, stem);
+		return dsck_error_set(b->err, DSCK_E_LIMIT, "tensor name too long");
+	}
 	rc = inv_push(b, ly, suffix, b->fp8 ? DSCK_F8_E4M3 : DSCK_BF16, 2, out,
 		      in, DSCK_ROLE_PROJ, expert, &w);
 	if (rc || !b->fp8)
@@ -224,7 +259,10 @@ static enum dsck_err inv_proj(struct inv_builder *b, const struct inv_layer *ly,
 		return dsck_error_set(b->err, DSCK_E_CONFIG_RANGE,
 				      "weight_block_size has a zero entry");
 	}
-	snprintf(suffix, sizeof suffix, "%s.weight_scale_inv", stem);
+	if (inv_cat(suffix, sizeof suffix, stem, stem_len, ".weight_scale_inv") < 0) {
+		dsck_error_tensor(b->err, stem);
+		return dsck_error_set(b->err, DSCK_E_LIMIT, "tensor name too long");
+	}
 	rc = inv_push(b, ly, suffix, DSCK_F32, 2, so, si, DSCK_ROLE_SCALE, expert,
 		      &s);
 	if (rc)
@@ -239,18 +277,21 @@ static enum dsck_err inv_proj(struct inv_builder *b, const struct inv_layer *ly,
 static enum dsck_err inv_ffn(struct inv_builder *b, const struct inv_layer *ly,
 			     const char *stem, uint64_t inter, int64_t expert)
 {
+	static const char *const part[3] = { ".gate_proj", ".up_proj", ".down_proj" };
 	const uint64_t h = b->cfg->hidden_size;
-	char s[64];       /* stem ≤ 47 bytes + ".gate_proj" */
-	enum dsck_err rc;
+	char s[64];       /* stem <= 47 bytes + ".gate_proj" */
+	size_t n = strlen(stem);
+	enum dsck_err rc = DSCK_OK;
 
-	snprintf(s, sizeof s, "%s.gate_proj", stem);
-	if ((rc = inv_proj(b, ly, s, inter, h, expert)))
-		return rc;
-	snprintf(s, sizeof s, "%s.up_proj", stem);
-	if ((rc = inv_proj(b, ly, s, inter, h, expert)))
-		return rc;
-	snprintf(s, sizeof s, "%s.down_proj", stem);
-	return inv_proj(b, ly, s, h, inter, expert);
+	for (int k = 0; k < 3 && rc == DSCK_OK; k++) {
+		if (inv_cat(s, sizeof s, stem, n, part[k]) < 0) {
+			dsck_error_tensor(b->err, stem);
+			return dsck_error_set(b->err, DSCK_E_LIMIT, "tensor name too long");
+		}
+		/* gate, up: [inter, hidden]; down: [hidden, inter] */
+		rc = inv_proj(b, ly, s, k < 2 ? inter : h, k < 2 ? h : inter, expert);
+	}
+	return rc;
 }
 
 /* A dimension product of the config (heads·(nope+rope) and the like). */
@@ -317,9 +358,10 @@ static enum dsck_err inv_moe(struct inv_builder *b, const struct inv_layer *ly)
 	    (rc = inv_push(b, ly, "mlp.gate.e_score_correction_bias", DSCK_F32, 1,
 			   e_n, 0, DSCK_ROLE_ROUTER_BIAS, -1, &i)))
 		return rc;
+	char stem[48] = "mlp.experts."; /* + at most 20 digits */
+	const size_t stem_len = sizeof "mlp.experts." - 1;
 	for (uint64_t e = 0; e < e_n; e++) {
-		char stem[48];
-		snprintf(stem, sizeof stem, "mlp.experts.%llu", (unsigned long long)e);
+		stem[stem_len + inv_put_u64(stem + stem_len, e)] = '\0';
 		if ((rc = inv_ffn(b, ly, stem, c->moe_intermediate_size, (int64_t)e)))
 			return rc;
 	}
@@ -366,8 +408,12 @@ static enum dsck_err inv_emit(struct inv_builder *b)
 		return rc;
 	for (uint64_t l = 0; l < layers; l++) {
 		struct inv_layer ly;
-		snprintf(ly.prefix, sizeof ly.prefix, "model.layers.%llu.",
-			 (unsigned long long)l);
+		size_t k = sizeof "model.layers." - 1;
+		memcpy(ly.prefix, "model.layers.", k);
+		k += inv_put_u64(ly.prefix + k, l);
+		ly.prefix[k++] = '.';
+		ly.prefix[k] = '\0';
+		ly.prefix_len = k;
 		ly.layer = (int64_t)l;
 		ly.is_mtp = l >= c->num_hidden_layers;
 		if ((rc = inv_attention(b, &ly)))

@@ -41,6 +41,11 @@ static enum dsck_err file_adopt(struct dsck_file *f, int fd, const char *display
 		dsck_error_file(err, display);
 		return dsck_error_set(err, DSCK_E_IO, "not a regular file");
 	}
+	/* Opened O_NONBLOCK so that a FIFO in a checkpoint's place cannot hang
+	 * the open; for a regular file the flag means nothing, clear it anyway. */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	f->path = strdup(display);
 	if (!f->path) {
 		close(fd);
@@ -55,7 +60,7 @@ enum dsck_err dsck_file_open(struct dsck_file *f, const char *path,
 			     struct dsck_error *err)
 {
 	*f = (struct dsck_file)DSCK_FILE_INIT;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		int e = errno;
 		dsck_error_file(err, path);
@@ -69,7 +74,7 @@ enum dsck_err dsck_file_openat(struct dsck_file *f, int dirfd, const char *name,
 			       const char *display, struct dsck_error *err)
 {
 	*f = (struct dsck_file)DSCK_FILE_INIT;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		int e = errno;
 		dsck_error_file(err, display);

@@ -8,8 +8,9 @@
  * number whose literal is not an exact integer in [0, 2^53]
  * (DSCK_JSON_INEXACT), so dsck_json_u64 never takes a rounded value.
  *
- * The safetensors reader does not come here: it reads tokens directly, so a
- * hostile header never becomes a tree (memory O(header bytes)).
+ * The safetensors and index readers do not come here: they read tokens
+ * directly, so a hostile header or index never becomes a tree (memory
+ * O(text bytes)).
  */
 #include "json.h"
 

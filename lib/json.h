@@ -6,8 +6,9 @@
  * trailing commas, no \u0000, no lone surrogates, no raw control
  * characters, nesting depth and key length caps, no duplicate keys, and
  * (with DSCK_JSON_INTEGERS) no fraction or exponent in any number. Only then
- * does cJSON build the tree. For config, index and manifest documents; the
- * safetensors reader uses the token reader of json_scan.h instead.
+ * does cJSON build the tree. For config and manifest documents; the
+ * safetensors and index readers use the token reader of json_scan.h
+ * instead.
  */
 #ifndef DSCK_JSON_H
 #define DSCK_JSON_H

@@ -2,17 +2,22 @@
  * json_scan.c - the strict JSON profile (formats.md J-R1..J-R8) as a
  * validating scan, and a token reader over the texts it accepts.
  *
- * dsck_json_validate makes three passes over a document of len bytes:
- *   1. UTF-8 validation of every byte (J-R2), so a bad byte anywhere is
- *      INVALID_UTF8 even when the grammar breaks earlier (ST-R5 before ST-R6).
- *   2. A grammar scan, iterative with an explicit 64-entry container stack
- *      (J-R1, J-R3..J-R5, J-R7, J-R8; L-R2 through max_root_members). It
- *      allocates nothing and fills struct dsck_json_stats.
- *   3. Duplicate keys (J-R6), with the token reader: one set per open
- *      object. Up to 8 keys are compared pairwise; past that a hash set of
- *      32-bit key positions (load <= 1/2, 8 to 16 bytes a key) takes over,
- *      freed when the object closes. Keys are compared and hashed after
- *      unescaping, straight from the text, so no key is copied.
+ * dsck_json_validate makes up to two passes over a document of len bytes:
+ *   1. A grammar scan, iterative with an explicit 64-entry container stack
+ *      (J-R1, J-R3..J-R5, J-R7, J-R8; L-R2 through max_root_members), which
+ *      also checks J-R2 on the bytes of strings (the only place bytes
+ *      >= 0x80 may stand). It allocates nothing and fills struct
+ *      dsck_json_stats. When it fails, a UTF-8 pass over every byte runs,
+ *      so a bad byte anywhere is INVALID_UTF8 even when the grammar breaks
+ *      earlier (ST-R5 before ST-R6).
+ *   2. Duplicate keys (J-R6, dsck_json_dup_check), with the token reader:
+ *      one set per open object. Up to 8 keys are compared pairwise; past
+ *      that a hash set of 32-bit key positions (load <= 1/2, 8 to 16 bytes
+ *      a key) takes over, freed when the object closes. Keys are compared
+ *      and hashed after unescaping, straight from the text, so no key is
+ *      copied. Readers that see every key anyway (safetensors headers, the
+ *      index) detect duplicates themselves (DSCK_JSON_CALLER_DUPS) and run
+ *      this pass only on their error paths.
  */
 #include "json_scan.h"
 
@@ -25,44 +30,55 @@
 
 #define JSON_2POW53 9007199254740992ull
 
+/*
+ * Bytes of the valid UTF-8 sequence starting at s[i] (i < len, s[i] >=
+ * 0x80), or 0 when it is not one (J-R2). lo/hi bound the second byte:
+ * that is where overlong forms (E0, F0), surrogates (ED) and code points
+ * above U+10FFFF (F4) are excluded.
+ */
+static size_t utf8_seq_len(const unsigned char *s, size_t i, size_t len)
+{
+	unsigned c = s[i], need, lo = 0x80, hi = 0xBF;
+	if (c >= 0xC2 && c <= 0xDF) {
+		need = 1;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		need = 2;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		need = 3;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return 0; /* 80..C1 (continuation, overlong lead), F5..FF */
+	}
+	if (len - i <= need)
+		return 0;
+	if (s[i + 1] < lo || s[i + 1] > hi)
+		return 0;
+	for (unsigned k = 2; k <= need; k++)
+		if ((s[i + k] & 0xC0) != 0x80)
+			return 0;
+	return need + 1;
+}
+
 size_t dsck_utf8_valid_prefix(const void *buf, size_t len)
 {
 	const unsigned char *s = buf;
 	size_t i = 0;
 	while (i < len) {
-		unsigned c = s[i];
-		if (c < 0x80) {
+		if (s[i] < 0x80) {
 			i++;
 			continue;
 		}
-		/* lo/hi bound the second byte: that is where overlong forms
-		 * (E0, F0), surrogates (ED) and > U+10FFFF (F4) are excluded. */
-		unsigned need, lo = 0x80, hi = 0xBF;
-		if (c >= 0xC2 && c <= 0xDF) {
-			need = 1;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			need = 2;
-			if (c == 0xE0)
-				lo = 0xA0;
-			else if (c == 0xED)
-				hi = 0x9F;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			need = 3;
-			if (c == 0xF0)
-				lo = 0x90;
-			else if (c == 0xF4)
-				hi = 0x8F;
-		} else {
-			return i; /* 80..C1 (continuation, overlong lead), F5..FF */
-		}
-		if (len - i <= need)
+		size_t k = utf8_seq_len(s, i, len);
+		if (k == 0)
 			return i;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return i;
-		for (unsigned k = 2; k <= need; k++)
-			if ((s[i + k] & 0xC0) != 0x80)
-				return i;
-		i += need + 1;
+		i += k;
 	}
 	return len;
 }
@@ -137,7 +153,7 @@ static int number_u53(int neg, const unsigned char *ip, size_t ni,
 	return 1;
 }
 
-/* ---- pass 2: grammar scan ------------------------------------------- */
+/* ---- pass 1: grammar scan ------------------------------------------- */
 
 /* Where the scan is relative to the exempt member (stats). */
 enum scan_exempt {
@@ -191,63 +207,107 @@ static long scan_hex4(const struct scan *sc, size_t pos)
 }
 
 /*
+ * What a byte inside a string asks of scan_string: STR_PLAIN bytes (ASCII
+ * 0x20..0x7F but '"' and '\\') stand for themselves and are skipped in a
+ * tight loop, which is where a header's scan spends its time.
+ */
+enum str_class { STR_PLAIN, STR_QUOTE, STR_ESCAPE, STR_CONTROL, STR_HIGH };
+
+#define P STR_PLAIN
+#define Q STR_QUOTE
+#define E STR_ESCAPE
+#define C STR_CONTROL
+#define H STR_HIGH
+static const unsigned char str_class[256] = {
+	C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, /* 0x00 */
+	C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C,
+	P, P, Q, P, P, P, P, P, P, P, P, P, P, P, P, P, /* 0x20: '"' */
+	P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P,
+	P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P,
+	P, P, P, P, P, P, P, P, P, P, P, P, E, P, P, P, /* 0x50: '\\' */
+	P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P,
+	P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P,
+	H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, /* 0x80 */
+	H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+	H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+	H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+	H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+	H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+	H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+	H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+};
+#undef P
+#undef Q
+#undef E
+#undef C
+#undef H
+
+/*
  * String at sc->pos (which holds '"'). J-R3: no raw control bytes, only the
  * escapes of RFC 8259, no \u0000, surrogate escapes only as high+low pairs.
- * *decoded gets the byte length after unescaping, for the key cap J-R5.
- * Bytes >= 0x80 were validated by the UTF-8 pass.
+ * J-R2 for the bytes >= 0x80 (only a string may hold them: anywhere else
+ * they break the grammar); the error for a bad sequence is a placeholder
+ * that dsck_json_validate replaces with the UTF-8 pass's own.
+ * *decoded gets the byte length after unescaping, for the key cap J-R5:
+ * the raw length less what each escape saves.
  */
 static enum dsck_err scan_string(struct scan *sc, size_t *decoded)
 {
-	size_t start = sc->pos, n = 0;
-	sc->pos++;
+	const unsigned char *s = sc->s;
+	size_t start = sc->pos, p = start + 1, len = sc->len, saved = 0;
 	for (;;) {
-		if (sc->pos >= sc->len)
+		while (p < len && str_class[s[p]] == STR_PLAIN)
+			p++;
+		if (p >= len)
 			return scan_fail_at(sc, start, "unterminated string");
-		unsigned char c = sc->s[sc->pos];
-		if (c == '"') {
-			sc->pos++;
-			break;
-		}
-		if (c < 0x20)
-			return scan_fail(sc, "raw control character in string");
-		if (c != '\\') {
-			sc->pos++;
-			n++;
+		switch (str_class[s[p]]) {
+		case STR_QUOTE:
+			sc->pos = p + 1;
+			*decoded = p - start - 1 - saved;
+			return DSCK_OK;
+		case STR_CONTROL:
+			return scan_fail_at(sc, p, "raw control character in string");
+		case STR_HIGH: {
+			size_t k = utf8_seq_len(s, p, len);
+			if (k == 0)
+				return scan_fail_at(sc, p, "invalid UTF-8 sequence");
+			p += k;
 			continue;
 		}
-		if (sc->pos + 1 >= sc->len)
+		default:
+			break; /* STR_ESCAPE */
+		}
+		if (p + 1 >= len)
 			return scan_fail_at(sc, start, "unterminated string");
-		unsigned char e = sc->s[sc->pos + 1];
+		unsigned char e = s[p + 1];
 		if (strchr("\"\\/bfnrt", e) && e != '\0') {
-			sc->pos += 2;
-			n++;
+			p += 2;
+			saved += 1;
 			continue;
 		}
 		if (e != 'u')
-			return scan_fail(sc, "invalid escape in string");
-		long cu = scan_hex4(sc, sc->pos + 2);
+			return scan_fail_at(sc, p, "invalid escape in string");
+		long cu = scan_hex4(sc, p + 2);
 		if (cu < 0)
-			return scan_fail(sc, "invalid \\u escape: expected four hex digits");
+			return scan_fail_at(sc, p, "invalid \\u escape: expected four hex digits");
 		if (cu == 0)
-			return scan_fail(sc, "\\u0000 in string (names are C strings)");
+			return scan_fail_at(sc, p, "\\u0000 in string (names are C strings)");
 		if (cu >= 0xDC00 && cu <= 0xDFFF)
-			return scan_fail(sc, "unpaired low surrogate escape");
+			return scan_fail_at(sc, p, "unpaired low surrogate escape");
 		if (cu >= 0xD800 && cu <= 0xDBFF) {
-			size_t p2 = sc->pos + 6;
+			size_t p2 = p + 6;
 			long lo = -1;
-			if (p2 + 1 < sc->len && sc->s[p2] == '\\' && sc->s[p2 + 1] == 'u')
+			if (p2 + 1 < len && s[p2] == '\\' && s[p2 + 1] == 'u')
 				lo = scan_hex4(sc, p2 + 2);
 			if (lo < 0xDC00 || lo > 0xDFFF)
-				return scan_fail(sc, "unpaired high surrogate escape");
-			sc->pos += 12;
-			n += 4;
+				return scan_fail_at(sc, p, "unpaired high surrogate escape");
+			p += 12;
+			saved += 12 - 4;
 			continue;
 		}
-		sc->pos += 6;
-		n += utf8_len((unsigned long)cu);
+		p += 6;
+		saved += 6 - utf8_len((unsigned long)cu);
 	}
-	*decoded = n;
-	return DSCK_OK;
 }
 
 /* Number at sc->pos: RFC 8259 `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. */
@@ -753,6 +813,13 @@ size_t dsck_json_decode(const char *text, const struct dsck_json_tok *t,
 	struct str_iter it;
 	size_t k = 0;
 	int c;
+	if (t->end - t->pos == t->dec_len + 2) {
+		/* raw as long as decoded: no escape, the bytes are the value */
+		k = t->dec_len < cap - 1 ? t->dec_len : cap - 1;
+		memcpy(out, text + t->pos + 1, k);
+		out[k] = '\0';
+		return t->dec_len;
+	}
 	str_iter_init(&it, (const unsigned char *)text, t->end, t->pos);
 	while (k + 1 < cap && (c = str_iter_next(&it)) >= 0)
 		out[k++] = (char)c;
@@ -795,7 +862,7 @@ int64_t dsck_json_root_key_find(const char *text, size_t len, const char *key,
 	}
 }
 
-/* ---- pass 3: duplicate keys (J-R6) ------------------------------------ */
+/* ---- pass 2: duplicate keys (J-R6) ------------------------------------ */
 
 #define DUP_SMALL 8 /* keys compared pairwise before a hash set is built */
 
@@ -926,7 +993,8 @@ static int dup_insert(struct dup_level *lv, const unsigned char *s, size_t len, 
 	return 0;
 }
 
-static enum dsck_err dup_check(const char *text, size_t len, struct dsck_error *err)
+enum dsck_err dsck_json_dup_check(const char *text, size_t len, size_t start,
+				  struct dsck_error *err)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	struct dup_level lv[DSCK_JSON_MAX_DEPTH];
@@ -936,6 +1004,7 @@ static enum dsck_err dup_check(const char *text, size_t len, struct dsck_error *
 	enum dsck_err rc = DSCK_OK;
 
 	dsck_json_reader_init(&r, text, len);
+	r.pos = start < len ? start : len;
 	for (;;) {
 		dsck_json_next(&r, &t);
 		if (t.type == DSCK_JSON_END)
@@ -963,6 +1032,8 @@ static enum dsck_err dup_check(const char *text, size_t len, struct dsck_error *
 				goto out;
 			}
 		}
+		if (depth == 0)
+			break; /* the value that began at start is complete */
 	}
 out:
 	while (depth > 0)
@@ -976,6 +1047,7 @@ enum dsck_err dsck_json_validate(const char *text, size_t len,
 				 struct dsck_error *err)
 {
 	struct dsck_json_stats local;
+	struct dsck_error before;
 	struct scan sc;
 	enum dsck_err rc;
 
@@ -988,13 +1060,8 @@ enum dsck_err dsck_json_validate(const char *text, size_t len,
 		rc = dsck_error_set(err, DSCK_E_LIMIT, "JSON document too large");
 		goto out;
 	}
-	size_t good = dsck_utf8_valid_prefix(text, len); /* pass 1 */
-	if (good != len) {
-		dsck_error_offset(err, (int64_t)good);
-		dsck_error_found(err, "byte 0x%02x", (unsigned char)text[good]);
-		rc = dsck_error_set(err, DSCK_E_INVALID_UTF8, "invalid UTF-8 sequence");
-		goto out;
-	}
+	if (err)
+		before = *err;
 	memset(&sc, 0, sizeof sc);
 	sc.s = (const unsigned char *)text;
 	sc.len = len;
@@ -1004,10 +1071,23 @@ enum dsck_err dsck_json_validate(const char *text, size_t len,
 	sc.ex = EXEMPT_NONE;
 	sc.st = stats;
 	sc.err = err;
-	rc = scan_document(&sc); /* pass 2 */
-	if (rc)
+	rc = scan_document(&sc);
+	if (rc) {
+		/* J-R2 outranks every other rule (ST-R5 before ST-R6): a bad
+		 * byte anywhere, even past the scan's error, is what is
+		 * reported. A text the scan accepts is valid UTF-8 already. */
+		size_t good = dsck_utf8_valid_prefix(text, len);
+		if (good != len) {
+			if (err)
+				*err = before;
+			dsck_error_offset(err, (int64_t)good);
+			dsck_error_found(err, "byte 0x%02x", (unsigned char)text[good]);
+			rc = dsck_error_set(err, DSCK_E_INVALID_UTF8, "invalid UTF-8 sequence");
+		}
 		goto out;
-	rc = dup_check(text, len, err); /* pass 3 */
+	}
+	if (!(opts->flags & DSCK_JSON_CALLER_DUPS))
+		rc = dsck_json_dup_check(text, len, 0, err);
 out:
 	return rc;
 }

@@ -5,15 +5,17 @@
  * UTF-8, RFC 8259 grammar with no leading zeros, '+' signs, NaN/Infinity or
  * trailing commas, no \u0000, no lone surrogates, no raw control
  * characters, nesting depth and key length caps, (with DSCK_JSON_INTEGERS)
- * no fraction or exponent in any number, and no object with two equal keys.
+ * no fraction or exponent in any number, and (unless the caller takes it
+ * over, DSCK_JSON_CALLER_DUPS) no object with two equal keys.
  * Only JSON whitespace may surround the value. It allocates nothing but the
  * duplicate-key sets of objects with more than 8 keys (4 bytes a slot, freed
  * when the object closes), so its memory is a fraction of the text's size.
  *
  * A text that passed can then be read as tokens with struct
- * dsck_json_reader, which checks nothing itself: the safetensors reader
- * builds its tables straight from the tokens (no tree), and json.c uses the
- * tokens to mark cJSON numbers whose literal is not an exact integer.
+ * dsck_json_reader, which checks nothing itself: the safetensors and index
+ * readers build their tables straight from the tokens (no tree), and
+ * json.c uses the tokens to mark cJSON numbers whose literal is not an
+ * exact integer.
  */
 #ifndef DSCK_JSON_SCAN_H
 #define DSCK_JSON_SCAN_H
@@ -32,6 +34,11 @@
 enum dsck_json_flags {
 	DSCK_JSON_INTEGERS = 1 << 0, /* every number must be a non-negative integer (safetensors headers) */
 	DSCK_JSON_NUL_TERMINATED = 1 << 1, /* text[len] is readable and '\0': no copy is made for cJSON */
+	/* J-R6 is left to the caller, which reads every key anyway: it must
+	 * refuse every duplicate it meets and, before reporting any error of
+	 * its own, call dsck_json_dup_check, whose DUPLICATE_KEY outranks it
+	 * (the document order of J-R6 is then kept exactly). */
+	DSCK_JSON_CALLER_DUPS = 1 << 2,
 };
 
 struct dsck_json_opts {
@@ -69,6 +76,17 @@ enum dsck_err dsck_json_validate(const char *text, size_t len,
 				 const struct dsck_json_opts *opts,
 				 struct dsck_json_stats *stats,
 				 struct dsck_error *err);
+
+/*
+ * J-R6 on the value starting at offset start (at or before its first byte)
+ * of a text dsck_json_validate accepted: DUPLICATE_KEY for the first
+ * object key, in document order, that repeats a key of its object,
+ * reported at its second occurrence (offset relative to text) and named in
+ * err->tensor; DSCK_E_NOMEM; else DSCK_OK. Start 0 checks the document.
+ * Objects with more than 8 keys get a hash set of 8 to 16 bytes a key.
+ */
+enum dsck_err dsck_json_dup_check(const char *text, size_t len, size_t start,
+				  struct dsck_error *err);
 
 /*
  * Length of the longest valid UTF-8 prefix of s[0..len) (J-R2: no overlong

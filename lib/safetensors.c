@@ -4,9 +4,10 @@
  *
  * Reader: the 8-byte prefix decides N (ST-R1..R4) before anything is
  * allocated; only then are N bytes of header read (pread, never a map of the
- * file) and validated in rule order: dsck_json_validate for the JSON profile,
- * then the tables are built straight from the tokens (json_scan.h), never
- * from a tree, so memory is the result's own size. The result owns one arena
+ * file) and validated in rule order: dsck_json_validate for the JSON profile
+ * but J-R6, then the tables are built straight from the tokens (json_scan.h),
+ * never from a tree, so memory is the result's own size; the walk refuses
+ * duplicate keys itself (struct st_parse). The result owns one arena
  * holding every name and metadata string, the tensors sorted by data offset,
  * and a hash map name -> index. Error offsets are FILE offsets: 8 + offset
  * in the header.
@@ -140,6 +141,16 @@ struct st_parse {
 	struct dsck_error deferred, *eerr;
 	enum dsck_err ent_rc;
 	struct dsck_json_reader rd;
+	/*
+	 * J-R6 is checked here, not by the scan (DSCK_JSON_CALLER_DUPS):
+	 * tensor names in st->by_name as they are read, __metadata__ by
+	 * meta_seen, its keys in meta_keys, entry keys by st_entry's flags.
+	 * A repeat is an error that stops the walk; on any error after the
+	 * scan, dsck_json_dup_check names the first duplicate in document
+	 * order, if there is one (a walk stopped early has not seen all).
+	 */
+	int meta_seen;
+	struct dsck_strmap meta_keys;
 	struct dsck_st *st;
 	size_t tensors_cap, meta_cap; /* entries allocated (scan counts) */
 	char *arena_next;             /* next free byte of st->arena */
@@ -205,6 +216,12 @@ static enum dsck_err st_read_meta(struct st_parse *p, const struct dsck_json_tok
 			rc = st_arena_put(p, &mv, &m->value);
 		if (rc)
 			return rc;
+		int r = dsck_strmap_insert(&p->meta_keys, m->key, mk.dec_len,
+					   (uint32_t)st->n_meta, NULL);
+		if (r < 0)
+			return dsck_error_set(p->err, DSCK_E_NOMEM, "metadata key set");
+		if (r > 0)
+			return dsck_error_set(p->err, DSCK_E_DUPLICATE_KEY, "__metadata__ key appears twice");
 		st->n_meta++;
 	}
 }
@@ -213,6 +230,7 @@ static enum dsck_err st_read_meta(struct st_parse *p, const struct dsck_json_tok
 struct st_entry {
 	int is_object;
 	int have_dtype, have_shape, have_offs, have_unknown;
+	int dup;                      /* one of the three keys appears twice (J-R6) */
 	struct dsck_json_tok dtype;   /* first token of the dtype value */
 	struct dsck_json_tok unknown; /* the first key that is not one of the three */
 	int shape_array, shape_ints;  /* an array; every element an exact integer */
@@ -277,17 +295,20 @@ static void st_read_entry(struct st_parse *p, const struct dsck_json_tok *v,
 		if (k.type != DSCK_JSON_KEY)
 			return; /* its '}' */
 		dsck_json_next(&p->rd, &val);
-		if (e->have_unknown) {
+		if (e->have_unknown || e->dup) {
 			dsck_json_skip(&p->rd, &val); /* the verdict is known */
 		} else if (st_key_is(p, &k, "dtype")) {
+			e->dup = e->have_dtype;
 			e->have_dtype = 1;
 			e->dtype = val;
 			dsck_json_skip(&p->rd, &val);
 		} else if (st_key_is(p, &k, "shape")) {
+			e->dup = e->have_shape;
 			e->have_shape = 1;
 			st_read_ints(&p->rd, &val, &e->shape_array, e->shape, DSCK_MAX_DIMS,
 				     &e->shape_n, &e->shape_ints);
 		} else if (st_key_is(p, &k, "data_offsets")) {
+			e->dup = e->have_offs;
 			e->have_offs = 1;
 			st_read_ints(&p->rd, &val, &e->offs_array, e->offs, 2,
 				     &e->offs_n, &e->offs_ints);
@@ -384,7 +405,13 @@ static enum dsck_err st_read_tensor(struct st_parse *p, const struct dsck_json_t
 	if (rc)
 		return rc;
 	t->name_len = (uint32_t)key->dec_len;
+	int r = dsck_strmap_insert(&st->by_name, t->name, t->name_len,
+				   (uint32_t)st->n_tensors, NULL);
+	if (r < 0)
+		return dsck_error_set(p->err, DSCK_E_NOMEM, "name index");
 	st_read_entry(p, val, &e);
+	if (r > 0 || e.dup)
+		return dsck_error_set(p->err, DSCK_E_DUPLICATE_KEY, "a key appears twice");
 	p->ent_rc = st_check_entry(p, key->pos, &e, t, p->eerr);
 	st->n_tensors++;
 	return DSCK_OK;
@@ -421,8 +448,9 @@ static int st_order_cmp(const void *a, const void *b)
 /*
  * Put st->tensors (header order) into ST-R10 order. Files written by dsck
  * or the reference writer list tensors in data order already: checked in
- * O(n) with no allocation. Otherwise a 32-byte key per tensor is sorted
- * and the tensors are permuted in place, one cycle at a time.
+ * O(n) with no allocation. Otherwise a 32-byte key per tensor is sorted,
+ * the tensors are permuted in place, one cycle at a time, and st->by_name
+ * (built in header order) is rebuilt.
  */
 static enum dsck_err st_sort_tensors(struct dsck_st *st, struct dsck_error *err)
 {
@@ -463,6 +491,15 @@ static enum dsck_err st_sort_tensors(struct dsck_st *st, struct dsck_error *err)
 		}
 	}
 	free(ord);
+	/* The names are unique (the walk refused repeats), so only memory
+	 * can fail here. */
+	dsck_strmap_release(&st->by_name);
+	if (dsck_strmap_reserve(&st->by_name, nt))
+		return dsck_error_set(err, DSCK_E_NOMEM, "name index");
+	for (k = 0; k < nt; k++)
+		if (dsck_strmap_insert(&st->by_name, t[k].name, t[k].name_len,
+				       (uint32_t)k, NULL) != 0)
+			return dsck_error_set(err, DSCK_E_NOMEM, "name index");
 	return DSCK_OK;
 }
 
@@ -537,9 +574,13 @@ static enum dsck_err st_check_layout(const struct st_parse *p,
 static enum dsck_err st_parse_header(const char *hdr, size_t n, uint64_t file_size,
 				     struct dsck_st **out, struct dsck_error *err)
 {
-	/* the scan stops at tensor 1,000,001 before anything is allocated */
-	struct dsck_json_opts opts = { DSCK_JSON_INTEGERS, DSCK_ST_MAX_TENSORS, ST_META_KEY };
+	/* the scan stops at tensor 1,000,001 before anything is allocated;
+	 * duplicate keys are found by the walk below (struct st_parse) */
+	struct dsck_json_opts opts = { DSCK_JSON_INTEGERS | DSCK_JSON_CALLER_DUPS,
+				       DSCK_ST_MAX_TENSORS, ST_META_KEY };
 	struct dsck_json_stats stats;
+	struct dsck_error scanned; /* *err once the scan passed */
+	int walked = 0;            /* the scan passed: J-R6 is still to decide */
 	struct dsck_json_tok key, val;
 	struct st_parse p;
 	struct dsck_st *st = NULL;
@@ -552,13 +593,17 @@ static enum dsck_err st_parse_header(const char *hdr, size_t n, uint64_t file_si
 	p.hdr = hdr;
 	p.n = n;
 	p.err = err;
-	/* ST-R5, ST-R6 (J-R1..J-R8, duplicates included), L-R2 */
+	p.meta_keys = (struct dsck_strmap)DSCK_STRMAP_INIT;
+	/* ST-R5, ST-R6 (J-R1..J-R8 but J-R6), L-R2 */
 	rc = dsck_json_validate(hdr, n, &opts, &stats, err);
 	if (rc) {
 		if (err && err->offset >= 0)
 			err->offset += 8;
 		goto out;
 	}
+	walked = 1;
+	if (err)
+		scanned = *err;
 	dsck_json_reader_init(&p.rd, hdr, n);
 	dsck_json_next(&p.rd, &key);
 	if (key.type != DSCK_JSON_OBJ_BEGIN) {
@@ -592,7 +637,9 @@ static enum dsck_err st_parse_header(const char *hdr, size_t n, uint64_t file_si
 	st->tensors = calloc(nt ? nt : 1, sizeof *st->tensors);
 	st->meta = calloc(p.meta_cap ? p.meta_cap : 1, sizeof *st->meta);
 	st->arena = malloc(arena_sz);
-	if (!st->tensors || !st->meta || !st->arena) {
+	if (!st->tensors || !st->meta || !st->arena ||
+	    dsck_strmap_reserve(&st->by_name, nt) ||
+	    dsck_strmap_reserve(&p.meta_keys, p.meta_cap)) {
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "tables for %zu tensors (%zu arena bytes)",
 				    nt, arena_sz);
 		goto out;
@@ -611,9 +658,12 @@ static enum dsck_err st_parse_header(const char *hdr, size_t n, uint64_t file_si
 		if (key.type != DSCK_JSON_KEY)
 			break; /* the root's '}' */
 		dsck_json_next(&p.rd, &val);
-		if (dsck_json_tok_equals(hdr, &key, ST_META_KEY, sizeof ST_META_KEY - 1))
-			rc = st_read_meta(&p, &key, &val);
-		else if (p.ent_rc)
+		if (dsck_json_tok_equals(hdr, &key, ST_META_KEY, sizeof ST_META_KEY - 1)) {
+			if (p.meta_seen++)
+				rc = dsck_error_set(err, DSCK_E_DUPLICATE_KEY, "__metadata__ appears twice");
+			else
+				rc = st_read_meta(&p, &key, &val);
+		} else if (p.ent_rc)
 			dsck_json_skip(&p.rd, &val); /* an earlier entry decided */
 		else
 			rc = st_read_tensor(&p, &key, &val);
@@ -651,20 +701,6 @@ static enum dsck_err st_parse_header(const char *hdr, size_t n, uint64_t file_si
 		goto out;
 	}
 
-	/* the name index, over the tensors in offset order */
-	for (size_t k = 0; k < st->n_tensors; k++) {
-		int r = dsck_strmap_insert(&st->by_name, st->tensors[k].name,
-					   st->tensors[k].name_len, (uint32_t)k, NULL);
-		if (r < 0) {
-			rc = dsck_error_set(err, DSCK_E_NOMEM, "name index");
-			goto out;
-		}
-		if (r > 0) { /* J-R6 already refused this; kept as a guard */
-			dsck_error_tensor(err, st->tensors[k].name);
-			rc = dsck_error_set(err, DSCK_E_DUPLICATE_KEY, "tensor name appears twice");
-			goto out;
-		}
-	}
 	st->header_len = n;
 	st->data_start = 8 + (uint64_t)n;
 	st->data_len = pos;
@@ -674,6 +710,22 @@ static enum dsck_err st_parse_header(const char *hdr, size_t n, uint64_t file_si
 	st = NULL;
 	rc = DSCK_OK;
 out:
+	if (rc && walked) {
+		/* J-R6 outranks every rule checked after the scan, and the walk
+		 * stopped at its first error: the whole header decides. */
+		struct dsck_error dup;
+		if (err)
+			dup = scanned;
+		else
+			dsck_error_clear(&dup);
+		if (dsck_json_dup_check(hdr, n, 0, &dup) == DSCK_E_DUPLICATE_KEY) {
+			dup.offset += 8;
+			if (err)
+				*err = dup;
+			rc = DSCK_E_DUPLICATE_KEY;
+		}
+	}
+	dsck_strmap_release(&p.meta_keys);
 	dsck_st_free(st);
 	return rc;
 }

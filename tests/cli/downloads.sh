@@ -40,3 +40,10 @@ rm "$tmp/gone/$shard"
 err=$("$bin/dsck-inspect" "$tmp/gone" 2>&1 >/dev/null); rc=$?
 n=$((n + 1))
 [ "$rc" -eq 1 ] && grep -q "$shard" <<<"$err" && echo "ok $n - missing shard named (exit 1)" || echo "not ok $n - missing shard: exit $rc: $err"
+
+# A FIFO where a shard should be: refused at once, never waited on (G-R5).
+cp -r "$tmp/tiny" "$tmp/fifo"
+rm "$tmp/fifo/$shard" && mkfifo "$tmp/fifo/$shard"
+err=$(timeout 20 "$bin/dsck-inspect" "$tmp/fifo" 2>&1 >/dev/null); rc=$?
+n=$((n + 1))
+[ "$rc" -eq 3 ] && grep -q "$shard.*not a regular file" <<<"$err" && echo "ok $n - FIFO as a shard: exit 3 at once" || echo "not ok $n - FIFO as a shard: exit $rc: $err"

@@ -337,6 +337,83 @@ static void test_no_index(void)
 	      ck->payload_bytes == 0, "an empty shard gives an empty checkpoint");
 	dsck_ckpt_close(ck);
 }
+/* Many shards, several broken: shards are parsed by a pool of threads (and
+ * ahead of the index), yet the error is always the lowest-numbered failing
+ * shard's, as a sequential open reports it. */
+#define MANY 24
+static void many_shards(const char *d, const int *broken, size_t n_broken,
+			const char *extra)
+{
+	char index[8192], name[64], hdr[256];
+	size_t used = (size_t)snprintf(index, sizeof index, "{\"weight_map\":{");
+	for (int i = 0; i < MANY; i++) {
+		int bad = 0;
+		for (size_t k = 0; k < n_broken; k++)
+			bad |= broken[k] == i;
+		snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", i + 1, MANY);
+		/* a broken shard declares 8 data bytes and holds 4 (ST-R14) */
+		snprintf(hdr, sizeof hdr,
+			 "{\"t%02d\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", i);
+		write_st(d, name, hdr, bad ? 4 : 8, (unsigned)i);
+		used += (size_t)snprintf(index + used, sizeof index - used, "%s\"t%02d\":\"%s\"",
+					 i ? "," : "", i, name);
+	}
+	snprintf(index + used, sizeof index - used, "}%s}", extra ? extra : "");
+	fixture_write_text(d, "model.safetensors.index.json", index);
+}
+
+static void test_parallel(void)
+{
+	struct dsck_error err;
+	struct dsck_ckpt *ck = NULL;
+	const char *d;
+	char path[1024];
+
+	d = new_dir();
+	many_shards(d, NULL, 0, NULL);
+	dsck_error_clear(&err);
+	CHECK(dsck_ckpt_open(d, &ck, &err) == DSCK_OK && ck->n == MANY && ck->n_shards == MANY &&
+	      dsck_ckpt_find(ck, "t07", 3) && dsck_ckpt_find(ck, "t07", 3)->shard == 7 &&
+	      strcmp(ck->tensors[MANY - 1].t->name, "t23") == 0,
+	      "%d shards parsed in parallel, table by name, every tensor found", MANY);
+	dsck_ckpt_close(ck);
+
+	static const int broken[] = { 19, 5, 11 };
+	for (int rep = 0; rep < 20; rep++) {
+		d = new_dir();
+		many_shards(d, broken, 3, NULL);
+		CHECK(open_expect(d, DSCK_E_INCOMPLETE_BUFFER, &err) == DSCK_E_INCOMPLETE_BUFFER &&
+		      strstr(err.file, "model-00006-of-00024") != NULL,
+		      "three broken shards: the lowest-numbered one is reported (run %d)", rep);
+	}
+
+	/* Speculation: a broken file the index does not name changes nothing;
+	 * a named shard the listing missed (absent) is still MISSING_SHARD. */
+	d = new_dir();
+	many_shards(d, NULL, 0, NULL);
+	write_st(d, "stray.safetensors", "{\"x\":", 0, 0);
+	write_st(d, "zz-stray.safetensors", HDR_A, 11, 1);
+	CHECK(open_expect(d, DSCK_OK, &err) == DSCK_OK,
+	      "broken and valid .safetensors files the index does not name are ignored");
+	snprintf(path, sizeof path, "%s/model-00003-of-00024.safetensors", d);
+	unlink(path);
+	CHECK(open_expect(d, DSCK_E_MISSING_SHARD, &err) == DSCK_E_MISSING_SHARD &&
+	      strstr(err.file, "model-00003-of-00024") != NULL,
+	      "a named shard absent from the directory: MISSING_SHARD, named");
+	/* A FIFO the index does not name is never opened (it would block). */
+	snprintf(path, sizeof path, "%s/fifo.safetensors", d);
+	CHECK(mkfifo(path, 0644) == 0, "make a FIFO");
+	write_st(d, "model-00003-of-00024.safetensors",
+		 "{\"t02\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, 2);
+	CHECK(open_expect(d, DSCK_OK, &err) == DSCK_OK,
+	      "a FIFO named *.safetensors beside the shards is not opened");
+
+	/* An index error stops the speculative parsing and is what is reported. */
+	d = new_dir();
+	many_shards(d, NULL, 0, ",\"weight_map\":{}");
+	CHECK(open_expect(d, DSCK_E_DUPLICATE_KEY, &err) == DSCK_E_DUPLICATE_KEY,
+	      "an index error while shards are parsed ahead: the index's error");
+}
 
 static void rm_tree(const char *path)
 {
@@ -356,6 +433,7 @@ int main(void)
 	test_config();
 	test_index_errors();
 	test_no_index();
+	test_parallel();
 	rm_tree(root);
 	return test_done();
 }

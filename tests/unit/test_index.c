@@ -110,6 +110,34 @@ static void test_parse_errors(void)
 			   DSCK_E_DUPLICATE_KEY), "IX-R2/J-R6: duplicate tensor key");
 	CHECK(parse_expect("{\"weight_map\": {}, \"weight_map\": {}}", DSCK_E_DUPLICATE_KEY),
 	      "J-R6: duplicate weight_map");
+	/* J-R6 is decided by the reader's walk: duplicates anywhere, ranked
+	 * above every IX rule, the first in document order named. */
+	CHECK(parse_text("{\"weight_map\": {\"b\": \"a.safetensors\", \"a\": \"a.safetensors\", "
+			 "\"c\": \"a.safetensors\", \"\\u0061\": \"a.safetensors\"}, \"x\": {\"k\": 1, \"k\": 2}}",
+			 &idx, &err) == DSCK_E_DUPLICATE_KEY && strcmp(err.tensor, "a") == 0 &&
+	      err.offset == 82, "J-R6: weight_map keys apart, one escaped: the first named at its offset");
+	CHECK(parse_expect("{\"x\": [{\"k\": 1, \"k\": 2}], \"weight_map\": {}}", DSCK_E_DUPLICATE_KEY),
+	      "J-R6: inside an unknown top-level value");
+	CHECK(parse_expect("{\"x\": 1, \"weight_map\": {}, \"x\": 2}", DSCK_E_DUPLICATE_KEY),
+	      "J-R6: an unknown top-level key twice");
+	CHECK(parse_expect("{\"metadata\": {\"f\": {\"k\": 1, \"k\": 2}}, \"weight_map\": {}}",
+			   DSCK_E_DUPLICATE_KEY), "J-R6: inside a metadata value");
+	CHECK(parse_expect("{\"metadata\": {\"total_size\": 1, \"total_size\": 1}, \"weight_map\": {}}",
+			   DSCK_E_DUPLICATE_KEY), "J-R6: total_size twice");
+	CHECK(parse_expect("{\"metadata\": 1, \"weight_map\": {\"t\": \"../a.safetensors\"}, \"m\": 1, \"m\": 1}",
+			   DSCK_E_DUPLICATE_KEY), "J-R6 outranks IX-R3 and IX-R4");
+	CHECK(parse_expect("[{\"k\": 1, \"k\": 2}]", DSCK_E_DUPLICATE_KEY),
+	      "J-R6 outranks IX-R1 (top level not an object)");
+	/* IX rules in rule order, whatever the document order. */
+	CHECK(parse_expect("{\"metadata\": 1, \"weight_map\": {\"t\": \"../a.safetensors\", \"u\": 1}}",
+			   DSCK_E_INVALID_INDEX), "IX-R2 (a value not a string) before IX-R3 and IX-R4");
+	CHECK(parse_text("{\"weight_map\": {\"t\": \"../a.safetensors\", \"u\": \"a.safetensors\", "
+			 "\"v\": \"/b.safetensors\"}, \"metadata\": {\"total_size\": -1}}", &idx, &err) ==
+		      DSCK_E_INVALID_INDEX && strcmp(err.tensor, "metadata.total_size") == 0,
+	      "IX-R3 before IX-R4, metadata after weight_map");
+	CHECK(parse_text("{\"weight_map\": {\"t\": \"a.safetensors\", \"u\": \"../a.safetensors\", "
+			 "\"v\": \"/b.safetensors\"}}", &idx, &err) == DSCK_E_BAD_SHARD_PATH &&
+	      strcmp(err.tensor, "u") == 0, "IX-R4: the first refused shard name in weight_map order");
 
 	/* IX-R3 */
 	static const char *const bad_sizes[] = { "-1", "1.5", "\"16\"", "18446744073709551616",

@@ -306,6 +306,28 @@ static void test_json_rules(void)
 	      "J-R6 __metadata__ twice");
 	CHECK(parse_code("{\"__metadata__\":{\"k\":\"a\",\"k\":\"b\"}}") == DSCK_E_DUPLICATE_KEY,
 	      "J-R6 metadata key twice");
+	/* J-R6 is decided by the reader's walk, which must still rank it
+	 * above every later rule and see duplicates wherever they are. */
+	CHECK(parse_hdr("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],\"dtype\":\"U8\"}}",
+			1, NULL, &err) == DSCK_E_DUPLICATE_KEY && strcmp(err.tensor, "dtype") == 0 &&
+	      err.offset == 8 + 52, "J-R6 an entry key twice in a valid file, named at its second key");
+	CHECK(parse_hdr("{\"a\":{\"dtype\":\"X\",\"shape\":[1],\"data_offsets\":[0,1]}," T_U8("b", "[1]", 1, 2)
+			"," T_U8("\\u0062", "[1]", 2, 3) "}", 3, NULL, &err) == DSCK_E_DUPLICATE_KEY &&
+	      strcmp(err.tensor, "b") == 0,
+	      "J-R6 outranks an earlier entry error (ST-R8); escapes compared decoded");
+	CHECK(parse_code("{\"__metadata__\":{\"k\":1}," T_U8("a", "[1]", 0, 1) "," T_U8("a", "[1]", 0, 1) "}") ==
+		      DSCK_E_DUPLICATE_KEY, "J-R6 outranks an earlier metadata error (ST-R7)");
+	CHECK(parse_code("{\"__metadata__\":{\"k\":{\"x\":\"1\",\"x\":\"2\"}}}") == DSCK_E_DUPLICATE_KEY,
+	      "J-R6 inside a metadata value that is not a string");
+	CHECK(parse_code("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],"
+			 "\"z\":{\"q\":1,\"q\":1}}}") == DSCK_E_DUPLICATE_KEY,
+	      "J-R6 inside the value of an unknown entry key");
+	CHECK(parse_code("{\"a\":{\"dtype\":{\"q\":1,\"q\":1},\"shape\":[1],\"data_offsets\":[0,1]}}") ==
+		      DSCK_E_DUPLICATE_KEY, "J-R6 inside a dtype that is an object");
+	CHECK(parse_code("[{\"q\":1,\"q\":1}]") == DSCK_E_DUPLICATE_KEY,
+	      "J-R6 outranks a top level that is not an object");
+	CHECK(parse_code("{" T_U8("a", "[1]", 4, 5) "," T_U8("a", "[1]", 0, 1) "}") == DSCK_E_DUPLICATE_KEY,
+	      "J-R6 outranks a layout error (ST-R10)");
 	/* depth: the deepest valid header is 3; 64 is allowed by J-R4, 65 not */
 	char deep[300];
 	size_t p = 0;
