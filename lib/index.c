@@ -457,22 +457,8 @@ enum dsck_err dsck_index_parse(const char *text, size_t len, const char *path,
 	if (path)
 		dsck_error_clear(err);
 out:
-	if (rc && walked) {
-		/* J-R6 outranks every rule checked after the scan, and the walk
-		 * may have stopped early: the whole text decides. */
-		struct dsck_error dup;
-		if (err)
-			dup = scanned;
-		else
-			dsck_error_clear(&dup);
-		enum dsck_err d = dsck_json_dup_check(text, len, 0, &dup);
-		if (d == DSCK_E_DUPLICATE_KEY || rc == DSCK_E_DUPLICATE_KEY) {
-			if (err)
-				*err = dup;
-			rc = d ? d : dsck_error_set(err, DSCK_E_DUPLICATE_KEY,
-						    "a key appears twice in one object");
-		}
-	}
+	if (rc && walked) /* the walk may have stopped early (J-R6) */
+		rc = dsck_json_dup_outrank(text, len, rc, &scanned, 0, err);
 	dsck_strmap_release(&p.seen);
 	dsck_strmap_release(&p.meta_keys);
 	dsck_strmap_release(&p.top_keys);

@@ -1091,3 +1091,21 @@ enum dsck_err dsck_json_validate(const char *text, size_t len,
 out:
 	return rc;
 }
+
+enum dsck_err dsck_json_dup_outrank(const char *text, size_t len, enum dsck_err rc,
+				    const struct dsck_error *scanned, int64_t base,
+				    struct dsck_error *err)
+{
+	struct dsck_error dup;
+	if (err)
+		dup = *scanned;
+	else
+		dsck_error_clear(&dup);
+	if (dsck_json_dup_check(text, len, 0, &dup) != DSCK_E_DUPLICATE_KEY)
+		return rc;
+	if (dup.offset >= 0)
+		dup.offset += base;
+	if (err)
+		*err = dup;
+	return DSCK_E_DUPLICATE_KEY;
+}

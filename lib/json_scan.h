@@ -89,6 +89,18 @@ enum dsck_err dsck_json_dup_check(const char *text, size_t len, size_t start,
 				  struct dsck_error *err);
 
 /*
+ * J-R6 outranks every rule a consumer checks after the scan: a consumer
+ * that finds duplicates itself (DSCK_JSON_CALLER_DUPS) calls this when it
+ * fails, and the whole text decides. Returns DUPLICATE_KEY with *err
+ * describing the first duplicate (its offset shifted by base, the text's
+ * position in its file) if there is one, else rc with *err untouched.
+ * scanned is *err as it was after the scan. err may be NULL.
+ */
+enum dsck_err dsck_json_dup_outrank(const char *text, size_t len, enum dsck_err rc,
+				    const struct dsck_error *scanned, int64_t base,
+				    struct dsck_error *err);
+
+/*
  * Length of the longest valid UTF-8 prefix of s[0..len) (J-R2: no overlong
  * forms, no UTF-16 surrogates, nothing above U+10FFFF). Equal to len when
  * all of s is valid.

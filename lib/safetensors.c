@@ -710,21 +710,8 @@ static enum dsck_err st_parse_header(const char *hdr, size_t n, uint64_t file_si
 	st = NULL;
 	rc = DSCK_OK;
 out:
-	if (rc && walked) {
-		/* J-R6 outranks every rule checked after the scan, and the walk
-		 * stopped at its first error: the whole header decides. */
-		struct dsck_error dup;
-		if (err)
-			dup = scanned;
-		else
-			dsck_error_clear(&dup);
-		if (dsck_json_dup_check(hdr, n, 0, &dup) == DSCK_E_DUPLICATE_KEY) {
-			dup.offset += 8;
-			if (err)
-				*err = dup;
-			rc = DSCK_E_DUPLICATE_KEY;
-		}
-	}
+	if (rc && walked) /* the walk stopped at its first error (J-R6) */
+		rc = dsck_json_dup_outrank(hdr, n, rc, &scanned, 8, err);
 	dsck_strmap_release(&p.meta_keys);
 	dsck_st_free(st);
 	return rc;
