@@ -6,7 +6,12 @@ set -eu
 bin=${1:-build}/bin
 dir=demo/synth-tiny
 rm -rf demo && mkdir -p demo
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*" 2>/dev/null || printf '\n$ %s\n' "$*"; }
+# Commands in bold on a terminal; plain text in pipes and logs.
+if [ -t 1 ]; then
+	step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+else
+	step() { printf '\n$ %s\n' "$*"; }
+fi
 
 step dsck-synth --preset tiny -o $dir
 "$bin/dsck-synth" --preset tiny -o $dir
