@@ -20,16 +20,16 @@ WARN     := -std=c11 -Wall -Wextra -Werror -Wvla -Wshadow -Wformat=2 \
             -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-             -DDSCK_VERSION='"$(VERSION)"' -pthread -Ilib
+             -DDSCK_VERSION='"$(VERSION)"' -pthread -Ilib -Ikernels
 LDLIBS   := -lcjson -lcrypto -lm -pthread
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-LIB_SRC  := $(sort $(wildcard lib/*.c))
+LIB_SRC  := $(sort $(wildcard lib/*.c kernels/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_A    := $(B)/libdsck.a
-HDRS     := $(wildcard lib/*.h)
+HDRS     := $(wildcard lib/*.h kernels/*.h)
 
 TOOLS    := inspect verify synth
 TOOL_BIN := $(TOOLS:%=$(B)/bin/dsck-%)
@@ -105,7 +105,7 @@ fuzz:
 	@mkdir -p build-fuzz
 	@for src in $(FUZZ_SRC); do \
 		name=$$(basename $$src .c); \
-		$(FUZZ_CC) -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -fsanitize=fuzzer,address,undefined \
+		$(FUZZ_CC) -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Ikernels -fsanitize=fuzzer,address,undefined \
 			-o build-fuzz/$$name $$src $(LIB_SRC) $(LDLIBS) || exit 1; \
 	done
 	@for src in $(FUZZ_SRC); do \
