@@ -9,6 +9,7 @@
  * escapes them; the text renderer prints control bytes as '?'.
  */
 #include "inspect.h"
+#include "progress.h"
 
 #include "config.h"
 
@@ -33,23 +34,6 @@ static const char *fmt_commas(char *buf, size_t n, uint64_t v)
 		buf[o++] = tmp[i];
 	}
 	buf[o] = '\0';
-	return buf;
-}
-
-/* Binary units: "641.29 GiB". */
-static const char *fmt_bytes(char *buf, size_t n, uint64_t v)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double x = (double)v;
-	int u = 0;
-	while (x >= 1024.0 && u < 6) {
-		x /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, n, "%" PRIu64 " B", v);
-	else
-		snprintf(buf, n, "%.2f %s", x, unit[u]);
 	return buf;
 }
 
@@ -207,10 +191,10 @@ int insp_print_text(FILE *out, const struct dsck_ckpt *ck,
 	}
 	fprintf(out, "shards:      %s\n", fmt_commas(a, sizeof a, ck->n_shards));
 	fprintf(out, "tensors:     %s\n", fmt_commas(a, sizeof a, ck->n));
-	fprintf(out, "payload:     %s (%s bytes)\n", fmt_bytes(a, sizeof a, ck->payload_bytes),
+	fprintf(out, "payload:     %s (%s bytes)\n", dsck_format_bytes(a, sizeof a, ck->payload_bytes),
 		fmt_commas(b, sizeof b, ck->payload_bytes));
 	fprintf(out, "files:       %s (%s bytes; headers %s bytes)\n",
-		fmt_bytes(a, sizeof a, ck->file_bytes), fmt_commas(b, sizeof b, ck->file_bytes),
+		dsck_format_bytes(a, sizeof a, ck->file_bytes), fmt_commas(b, sizeof b, ck->file_bytes),
 		fmt_commas(c, sizeof c, ck->header_bytes));
 	int first = 1;
 	for (int t = 0; t < DSCK_DTYPE_COUNT; t++) {
@@ -219,7 +203,7 @@ int insp_print_text(FILE *out, const struct dsck_ckpt *ck,
 		fprintf(out, "%s%-11s %8s tensors  %12s  (%s bytes)\n",
 			first ? "by dtype:    " : "             ", dsck_dtype_name((enum dsck_dtype)t),
 			fmt_commas(a, sizeof a, s->count_by_dtype[t]),
-			fmt_bytes(b, sizeof b, s->bytes_by_dtype[t]),
+			dsck_format_bytes(b, sizeof b, s->bytes_by_dtype[t]),
 			fmt_commas(c, sizeof c, s->bytes_by_dtype[t]));
 		first = 0;
 	}

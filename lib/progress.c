@@ -13,19 +13,20 @@ double dsck_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void dsck_format_bytes(char *buf, unsigned long n, uint64_t bytes)
+const char *dsck_format_bytes(char *buf, size_t n, uint64_t bytes)
 {
-	static const char *const unit[] = { "B", "kB", "MB", "GB", "TB", "PB" };
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
 	double v = (double)bytes;
 	int u = 0;
-	while (v >= 1000.0 && u < 5) {
-		v /= 1000.0;
+	while (v >= 1024.0 && u < 6) {
+		v /= 1024.0;
 		u++;
 	}
 	if (u == 0)
 		snprintf(buf, n, "%llu B", (unsigned long long)bytes);
 	else
-		snprintf(buf, n, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v, unit[u]);
+		snprintf(buf, n, "%.2f %s", v, unit[u]);
+	return buf;
 }
 
 enum dsck_progress_mode dsck_progress_auto(int fd, int quiet)

@@ -4,7 +4,7 @@
  * The library itself never prints: a tool creates a dsck_progress on the fd
  * it chooses (stderr), in one of three modes, and passes dsck_progress_update
  * as (or from) a library progress callback. Bar mode redraws one line at
- * most 10 times a second ("label  45%  12.3/27.4 GB  1.2 GB/s  ETA 0:12");
+ * most 10 times a second ("label  45.0%  12.30 GiB / 27.40 GiB  1.20 GiB/s  ETA 0:12");
  * JSON mode writes one object per line at most once a second, for
  * pipelines; off draws nothing. Tools use bar mode only when the fd is a
  * terminal, so pipes and logs never see control characters.
@@ -12,6 +12,7 @@
 #ifndef DSCK_PROGRESS_H
 #define DSCK_PROGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum dsck_progress_mode {
@@ -42,7 +43,8 @@ void dsck_progress_finish(struct dsck_progress *p);
 /* Monotonic clock in seconds. */
 double dsck_now(void);
 
-/* "1.23 GB" style, decimal units, into buf. */
-void dsck_format_bytes(char *buf, unsigned long n, uint64_t bytes);
+/* "20.60 MiB" style into buf (binary units, as ls -h and du -h), returned
+ * for use inside a printf; every tool prints sizes with this. */
+const char *dsck_format_bytes(char *buf, size_t n, uint64_t bytes);
 
 #endif
