@@ -7,26 +7,10 @@
 #   $1: directory of the tools (build/bin); $2: scratch dir (default: mktemp)
 set -u
 bin=${1:?usage: inspect.sh BIN [SCRATCH]}
-tmp=${2:-}
-own_tmp=0
-if [ -z "$tmp" ]; then
-	tmp=$(mktemp -d "${TMPDIR:-/tmp}/dsck-inspect.XXXXXX")
-	own_tmp=1
-fi
+. "$(dirname "$0")/tap.inc"
+tap_init inspect "${2:-}"
 insp="$bin/dsck-inspect"
 ck="$tmp/tiny"
-n=0
-fails=0
-
-ok() { # ok COND-EXIT-STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fails=$((fails + 1))
-	fi
-}
 
 # json_check FILE PYTHON-EXPR: the expression over d (the parsed document) is true
 json_check() {
@@ -179,5 +163,4 @@ ok $? "--help: usage with examples on stdout, exit 0"
 [ "$("$insp" --version)" = "dsck-inspect 0.1.0" ]
 ok $? "--version prints 'dsck-inspect 0.1.0'"
 
-[ "$own_tmp" -eq 1 ] && rm -rf "$tmp"
-[ "$fails" -eq 0 ]
+tap_end

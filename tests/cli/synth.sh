@@ -7,24 +7,9 @@
 #   $1: directory of the tools (build/bin); $2: scratch dir (default: mktemp)
 set -u
 bin=${1:?usage: synth.sh BIN [SCRATCH]}
-tmp=${2:-}
-own_tmp=0
-if [ -z "$tmp" ]; then
-	tmp=$(mktemp -d "${TMPDIR:-/tmp}/dsck-synth.XXXXXX")
-	own_tmp=1
-fi
-mkdir -p "$tmp"
+. "$(dirname "$0")/tap.inc"
+tap_init synth "${2:-}"
 syn="$bin/dsck-synth"
-n=0
-
-ok() { # ok COND-EXIT-STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-	fi
-}
 
 # expect_fail CODE DESCRIPTION ARGS...: exit CODE, nothing on stdout, one
 # stderr line starting "dsck-synth: error: "
@@ -114,5 +99,5 @@ alloc=$(du -sk "$tmp/s" | cut -f1)
 [ "$alloc" -lt 262144 ]
 ok $? "SY-R4 sparse: ${alloc} KiB on disk"
 
-[ "$own_tmp" -eq 1 ] && rm -rf "$tmp"
 echo "1..$n"
+tap_end
