@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -615,5 +616,99 @@ out:
 	free(run.tensor_slot);
 	free(run.slot_of);
 	dsck_manifest_release(&m);
+	return rc;
+}
+
+/* ---- files only (MF-R5) ------------------------------------------------ */
+
+static void mf_file_diff(dsck_manifest_diff_fn cb, void *user, size_t *n,
+			 enum dsck_manifest_diff_kind kind, const char *file,
+			 const char *expected, const char *found)
+{
+	struct dsck_manifest_diff d;
+	memset(&d, 0, sizeof d);
+	d.kind = kind;
+	d.file = file;
+	snprintf(d.expected, sizeof d.expected, "%s", expected);
+	snprintf(d.found, sizeof d.found, "%s", found);
+	(*n)++;
+	if (cb)
+		cb(&d, user);
+}
+
+/* SHA-256 of the whole of f through buf (buf_bytes), dropping the cache. */
+static enum dsck_err mf_hash_whole(const struct dsck_file *f, unsigned char *buf,
+				   size_t buf_bytes, char hex[DSCK_SHA256_HEX],
+				   struct dsck_error *err)
+{
+	struct dsck_sha256 h = { NULL };
+	enum dsck_err rc = dsck_sha256_init(&h, err);
+	for (uint64_t pos = 0; !rc && pos < f->size;) {
+		size_t n = f->size - pos < buf_bytes ? (size_t)(f->size - pos) : buf_bytes;
+		rc = dsck_file_pread(f, pos, buf, n, err);
+		if (!rc)
+			rc = dsck_sha256_update(&h, buf, n, err);
+		dsck_file_drop_cache(f, pos, n);
+		pos += n;
+	}
+	if (!rc)
+		rc = dsck_sha256_final(&h, hex, err);
+	dsck_sha256_release(&h);
+	return rc;
+}
+
+enum dsck_err dsck_manifest_compare_files(const char *path,
+					  const struct dsck_manifest *expected,
+					  dsck_manifest_diff_fn cb, void *user,
+					  size_t *n_diffs, struct dsck_error *err)
+{
+	enum dsck_err rc = DSCK_OK;
+	char *copy = strdup(path), *dir;
+	unsigned char *buf = malloc(DSCK_MANIFEST_BUF_DEFAULT);
+	struct stat sb;
+	int dirfd = -1;
+
+	*n_diffs = 0;
+	if (!copy || !buf) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "file comparison");
+		goto out;
+	}
+	dir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) ? copy : dirname(copy);
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		int e = errno;
+		dsck_error_file(err, dir);
+		rc = dsck_error_set(err, dsck_err_from_errno(e), "open: %s", strerror(e));
+		goto out;
+	}
+	for (size_t i = 0; i < expected->n_files; i++) {
+		const struct dsck_manifest_file *mf = &expected->files[i];
+		struct dsck_file f;
+		struct dsck_error ferr;
+		char hex[DSCK_SHA256_HEX], exp[32], got[32];
+		dsck_error_clear(&ferr);
+		if (dsck_file_openat(&f, dirfd, mf->name, mf->name, &ferr)) {
+			mf_file_diff(cb, user, n_diffs, DSCK_DIFF_FILE_MISSING, mf->name,
+				     "", ferr.code == DSCK_E_NOT_FOUND ? "" : ferr.detail);
+			continue;
+		}
+		rc = mf_hash_whole(&f, buf, DSCK_MANIFEST_BUF_DEFAULT, hex, err);
+		if (!rc && f.size != mf->size) {
+			snprintf(exp, sizeof exp, "%llu bytes", (unsigned long long)mf->size);
+			snprintf(got, sizeof got, "%llu bytes", (unsigned long long)f.size);
+			mf_file_diff(cb, user, n_diffs, DSCK_DIFF_FILE_SIZE, mf->name, exp, got);
+		} else if (!rc && strcmp(hex, mf->sha256) != 0) {
+			mf_file_diff(cb, user, n_diffs, DSCK_DIFF_FILE_HASH, mf->name,
+				     mf->sha256, hex);
+		}
+		dsck_file_close(&f);
+		if (rc)
+			goto out;
+	}
+out:
+	if (dirfd >= 0)
+		close(dirfd);
+	free(copy);
+	free(buf);
 	return rc;
 }

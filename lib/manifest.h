@@ -173,6 +173,19 @@ size_t dsck_manifest_compare(const struct dsck_manifest *expected,
 			     const struct dsck_manifest *actual,
 			     dsck_manifest_diff_fn cb, void *user);
 
+/*
+ * MF-R5: compare only the files of expected against the directory path (or
+ * the directory holding path), for a checkpoint that no longer opens. Each
+ * file is read with O_NOFOLLOW in bounded chunks and hashed; a missing,
+ * unreadable, resized or changed file is reported through cb (FILE_MISSING,
+ * FILE_SIZE, FILE_HASH). *n_diffs receives their number. Errors only when
+ * the comparison itself cannot run (directory, memory, a read failing).
+ */
+enum dsck_err dsck_manifest_compare_files(const char *path,
+					  const struct dsck_manifest *expected,
+					  dsck_manifest_diff_fn cb, void *user,
+					  size_t *n_diffs, struct dsck_error *err);
+
 /* Stable identifier of a kind ("TENSOR_HASH"), for --json. Never NULL. */
 const char *dsck_manifest_diff_name(enum dsck_manifest_diff_kind kind);
 

@@ -17,10 +17,7 @@
 #include "stats.h"
 
 #include <cjson/cJSON.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,85 +208,24 @@ static enum dsck_err run_scan(const struct dsck_ckpt *ck, const struct opts *o,
 
 /*
  * --manifest on a checkpoint that no longer opens (a changed byte in a
- * header, a truncated shard): the manifest still says which files differ.
- * Reports the open error as a "header" finding naming the file and, where
- * the error knows it, the tensor; then compares every file the manifest
- * lists, byte for byte through SHA-256, read with O_NOFOLLOW in bounded
- * chunks (IX-R5, G-R1).
+ * header, a truncated shard): the open error becomes a "header" finding
+ * naming the file and, where the error knows it, the tensor; then every
+ * file the manifest lists is compared (MF-R5).
  */
 static enum dsck_err verify_files_only(const char *path,
 				       const struct dsck_manifest *expected,
 				       const struct dsck_error *open_err,
 				       struct report *r, struct dsck_error *err)
 {
-	enum dsck_err rc = DSCK_OK;
-	char line[2048], *copy = NULL, *dir;
-	unsigned char *buf = NULL;
-	const size_t buf_bytes = 8u << 20;
-	struct stat sb;
-	int dirfd = -1;
-
+	char line[2048];
+	size_t n;
 	dsck_error_format(open_err, line, sizeof line);
 	const char *bad_file = open_err->file[0] ? open_err->file : NULL;
 	if (bad_file && strrchr(bad_file, '/'))
 		bad_file = strrchr(bad_file, '/') + 1;
 	finding_emit(r, "header", bad_file, open_err->tensor[0] ? open_err->tensor : NULL,
 		     NULL, NULL, line);
-
-	copy = strdup(path);
-	buf = malloc(buf_bytes);
-	if (!copy || !buf) {
-		rc = dsck_error_set(err, DSCK_E_NOMEM, "file comparison");
-		goto out;
-	}
-	dir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) ? copy : dirname(copy);
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0) {
-		dsck_error_file(err, dir);
-		rc = dsck_error_set(err, DSCK_E_IO, "cannot open the directory");
-		goto out;
-	}
-	for (size_t i = 0; i < expected->n_files; i++) {
-		const struct dsck_manifest_file *mf = &expected->files[i];
-		struct dsck_file f;
-		struct dsck_sha256 h = { NULL };
-		char hex[DSCK_SHA256_HEX], exp[64], got[64];
-		struct dsck_error ferr;
-		dsck_error_clear(&ferr);
-		if (dsck_file_openat(&f, dirfd, mf->name, mf->name, &ferr)) {
-			finding_emit(r, "file_missing", mf->name, NULL, NULL, NULL,
-				     ferr.code == DSCK_E_NOT_FOUND ? NULL : ferr.detail);
-			continue;
-		}
-		rc = dsck_sha256_init(&h, err);
-		for (uint64_t pos = 0; !rc && pos < f.size;) {
-			size_t n = f.size - pos < buf_bytes ? (size_t)(f.size - pos) : buf_bytes;
-			rc = dsck_file_pread(&f, pos, buf, n, err);
-			if (!rc)
-				rc = dsck_sha256_update(&h, buf, n, err);
-			dsck_file_drop_cache(&f, pos, n);
-			pos += n;
-		}
-		if (!rc)
-			rc = dsck_sha256_final(&h, hex, err);
-		dsck_sha256_release(&h);
-		if (!rc && f.size != mf->size) {
-			snprintf(exp, sizeof exp, "%llu bytes", (unsigned long long)mf->size);
-			snprintf(got, sizeof got, "%llu bytes", (unsigned long long)f.size);
-			finding_emit(r, "file_size", mf->name, NULL, exp, got, NULL);
-		} else if (!rc && strcmp(hex, mf->sha256) != 0) {
-			finding_emit(r, "file_hash", mf->name, NULL, mf->sha256, hex, NULL);
-		}
-		dsck_file_close(&f);
-		if (rc)
-			goto out;
-	}
-out:
-	if (dirfd >= 0)
-		close(dirfd);
-	free(copy);
-	free(buf);
-	return rc;
+	return dsck_manifest_compare_files(path, expected, on_diff, r, &n, err);
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
