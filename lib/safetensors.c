@@ -64,6 +64,28 @@ static void st_shape_str(const uint64_t *shape, uint32_t ndim, char *buf, size_t
 /* ---- reader ---------------------------------------------------------- */
 
 /*
+ * The header text is not valid JSON at offset off: name the tensor whose
+ * entry holds that byte, so a corrupted header still says which tensor it
+ * damaged (formats.md MF-R5). Entries are `"NAME":{...}` and the text
+ * before off scanned as valid JSON, so the last `":{` before off closes the
+ * key of the entry being read; a failure inside __metadata__ or before the
+ * first entry names nothing.
+ */
+static void st_name_entry_at(const char *hdr, size_t off, struct dsck_error *err)
+{
+	for (size_t q = off; q-- > 1;) {
+		if (hdr[q - 1] != '"' || hdr[q] != ':' || q + 1 >= off || hdr[q + 1] != '{')
+			continue;
+		size_t end = q - 1, start = end; /* the key is hdr[start..end) */
+		while (start > 0 && !(hdr[start - 1] == '"' && (start < 2 || hdr[start - 2] != '\\')))
+			start--;
+		if (start > 0 && !(end - start == 12 && memcmp(hdr + start, "__metadata__", 12) == 0))
+			dsck_error_tensor_n(err, hdr + start, end - start);
+		return;
+	}
+}
+
+/*
  * What a file that fails ST-R2..ST-R4 really is, when its first 8 bytes
  * say so: the usual broken downloads. A Git LFS pointer starts "version "
  * (read as a length: 2,336,927,755,350,992,246), an HTML error page "<!DOCTYP"
@@ -597,8 +619,11 @@ static enum dsck_err st_parse_header(const char *hdr, size_t n, uint64_t file_si
 	/* ST-R5, ST-R6 (J-R1..J-R8 but J-R6), L-R2 */
 	rc = dsck_json_validate(hdr, n, &opts, &stats, err);
 	if (rc) {
-		if (err && err->offset >= 0)
+		if (err && err->offset >= 0) {
+			if (!err->tensor[0])
+				st_name_entry_at(hdr, (size_t)err->offset, err);
 			err->offset += 8;
+		}
 		goto out;
 	}
 	walked = 1;

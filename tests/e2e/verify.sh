@@ -115,6 +115,21 @@ while read -r off who; do
 	expect_verify "changed byte at offset $off of $sh2 ($who)" 4 "$pat" "$tmp/sweep" --manifest "$tmp/m.json"
 done <"$tmp/positions"
 
+# A byte changed inside a tensor's header entry breaks the JSON there: the
+# header finding names that tensor (MF-R5).
+read -r hoff hname <<<"$(python3 - "$tmp/tiny/$sh2" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = b[8:8 + n].decode()
+name = [k for k in json.loads(h) if k != "__metadata__"][0]
+print(8 + h.index('"%s":{' % name) + len(name) + 4, name)   # the quote before "dtype"
+PY
+)"
+rm -rf "$tmp/sweep" && cp -r "$tmp/tiny" "$tmp/sweep"
+python3 -c 'import sys; p, o = sys.argv[1], int(sys.argv[2]); f = open(p, "r+b"); f.seek(o); f.write(b"#")' "$tmp/sweep/$sh2" "$hoff"
+expect_verify "changed byte in the header entry of $hname: tensor named" 4 "^header +$hname \($sh2\)" "$tmp/sweep" --manifest "$tmp/m.json"
+
 # --scan: NaN values and zero scales.
 fresh nan && edit "$tmp/nan" poke model.layers.0.self_attn.o_proj.weight 7 7f && \
 	edit "$tmp/nan" poke model.layers.0.mlp.up_proj.weight_scale_inv 0 00000000
