@@ -39,6 +39,7 @@ static const struct err_row err_table[] = {
 	{ DSCK_E_MODEL_MISMATCH, "MODEL_MISMATCH", "tensors do not match the config" },
 	{ DSCK_E_TENSOR_NOT_FOUND, "TENSOR_NOT_FOUND", "tensor not found" },
 	{ DSCK_E_INVALID_MANIFEST, "INVALID_MANIFEST", "invalid manifest" },
+	{ DSCK_E_BAD_VALUE, "BAD_VALUE", "invalid tensor value" },
 	{ DSCK_E_USAGE, "USAGE", "usage error" },
 	{ DSCK_E_IO, "IO", "I/O error" },
 	{ DSCK_E_NOMEM, "NOMEM", "out of memory" },

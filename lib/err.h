@@ -47,6 +47,7 @@ enum dsck_err {
 	DSCK_E_MODEL_MISMATCH = 44,       /* config disagrees with the tensors */
 	DSCK_E_TENSOR_NOT_FOUND = 45,
 	DSCK_E_INVALID_MANIFEST = 46,     /* MF-R* */
+	DSCK_E_BAD_VALUE = 47,            /* a value no conversion can take: NaN/zero/negative scale, NaN weight (PL-R3, PL-R4) */
 
 	/* Usage: exit code 2. */
 	DSCK_E_USAGE = 50,
