@@ -499,12 +499,29 @@ enum dsck_err dsck_index_write(const char *path, const char *const *names,
 			       const char *const *shard_names,
 			       uint64_t total_size, struct dsck_error *err)
 {
+	char *text = NULL;
+	size_t len = 0;
+	enum dsck_err rc = dsck_index_build(names, shard_of, n, shard_names,
+					    total_size, &text, &len, err);
+	if (!rc)
+		rc = dsck_write_file_atomic(path, text, len, err);
+	if (rc)
+		dsck_error_file(err, path);
+	free(text);
+	return rc;
+}
+
+enum dsck_err dsck_index_build(const char *const *names, const uint32_t *shard_of,
+			       size_t n, const char *const *shard_names,
+			       uint64_t total_size, char **out, size_t *out_len,
+			       struct dsck_error *err)
+{
 	enum dsck_err rc = DSCK_OK;
 	struct dsck_jsonw b = DSCK_JSONW_INIT;
 	size_t *ord = NULL;
 	struct index_sort_ctx ctx = { names };
 
-	dsck_error_file(err, path);
+	*out = NULL;
 	ord = malloc((n ? n : 1) * sizeof *ord);
 	if (!ord) {
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "index order");
@@ -556,7 +573,9 @@ enum dsck_err dsck_index_write(const char *path, const char *const *names,
 	rc = dsck_jsonw_check(&b, "index text", err);
 	if (rc)
 		goto out;
-	rc = dsck_write_file_atomic(path, b.p, b.len, err);
+	*out = dsck_jsonw_take(&b, out_len);
+	if (!*out)
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "index text");
 out:
 	free(ord);
 	dsck_jsonw_release(&b);

@@ -50,6 +50,12 @@ enum dsck_err dsck_index_write(const char *path, const char *const *names,
 			       const char *const *shard_names,
 			       uint64_t total_size, struct dsck_error *err);
 
+/* The same text into a new buffer the caller frees (*out, *out_len). */
+enum dsck_err dsck_index_build(const char *const *names, const uint32_t *shard_of,
+			       size_t n, const char *const *shard_names,
+			       uint64_t total_size, char **out, size_t *out_len,
+			       struct dsck_error *err);
+
 void dsck_index_release(struct dsck_index *idx);
 
 #endif
