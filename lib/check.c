@@ -104,7 +104,7 @@ static void count_layout(const struct dsck_ckpt *ck, const struct dsck_inventory
 			continue;
 		if (t->dtype == DSCK_F8_E4M3)
 			(*n_f8)++;
-		else if (t->dtype == DSCK_BF16)
+		else if (t->dtype == DSCK_BF16 || t->dtype == DSCK_F16 || t->dtype == DSCK_F32)
 			(*n_bf16)++;
 	}
 }
@@ -154,6 +154,14 @@ enum dsck_err dsck_check_structure(const struct dsck_ckpt *ck, dsck_finding_fn f
 			goto out;
 	}
 
+	/* The 16-bit tensors of the inventory are in the config's torch_dtype
+	 * (a dsck-convert --to f16/f32 output says float16/float32 there). */
+	enum dsck_dtype wide = DSCK_BF16;
+	if (strcmp(ck->cfg.torch_dtype, "float16") == 0)
+		wide = DSCK_F16;
+	else if (strcmp(ck->cfg.torch_dtype, "float32") == 0)
+		wide = DSCK_F32;
+
 	/* Expected -> present. */
 	for (size_t i = 0; i < inv.n; i++) {
 		const struct dsck_inv_tensor *e = &inv.t[i];
@@ -179,13 +187,14 @@ enum dsck_err dsck_check_structure(const struct dsck_ckpt *ck, dsck_finding_fn f
 				report(&c, DSCK_FIND_ORPHAN_SCALE, ct, e->name,
 				       "scale whose weight does not exist");
 		}
-		if (t->dtype != e->dtype) {
+		enum dsck_dtype want_dt = e->dtype == DSCK_BF16 ? wide : e->dtype;
+		if (t->dtype != want_dt) {
 			if (e->role == DSCK_ROLE_ROUTER_BIAS)
 				report_ef(&c, DSCK_FIND_DTYPE, ct, e->name, "F32 (router bias)",
 					  dsck_dtype_name(t->dtype));
 			else
 				report_ef(&c, DSCK_FIND_DTYPE, ct, e->name,
-					  dsck_dtype_name(e->dtype), dsck_dtype_name(t->dtype));
+					  dsck_dtype_name(want_dt), dsck_dtype_name(t->dtype));
 		}
 		int same = t->ndim == e->ndim;
 		for (uint32_t d = 0; same && d < t->ndim; d++)
