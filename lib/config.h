@@ -114,4 +114,17 @@ int dsck_config_layer_is_moe(const struct dsck_config *cfg, uint64_t layer);
  */
 const char *dsck_config_family_name(const struct dsck_config *cfg);
 
+/*
+ * The config.json of a converted checkpoint (formats.md CV-R5): text with
+ * torch_dtype (and dtype) set to dtype ("bfloat16"), and quantization_config
+ * set to the JSON value quant_json, or removed when quant_json is NULL
+ * (left as it is when keep_quant is set).
+ * Everything else is kept byte for byte. *out is NUL-terminated, the
+ * caller frees it.
+ */
+enum dsck_err dsck_config_edit(const char *text, size_t len, const char *dtype,
+			       const char *quant_json, int keep_quant,
+			       char **out, size_t *out_len,
+			       struct dsck_error *err);
+
 #endif
