@@ -1,0 +1,215 @@
+/* plan.c - building a plan and laying out its files (plan.h, formats.md §11). */
+#include "plan.h"
+
+#include "arith.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dsck_plan_init(struct dsck_plan *p, const char *kind)
+{
+	memset(p, 0, sizeof *p);
+	p->block_rows = 128;
+	p->block_cols = 128;
+	/* PL-R1: every output file carries the metadata transformers writes */
+	p->meta_kv[0] = "format";
+	p->meta_kv[1] = "pt";
+	p->n_meta = 1;
+	snprintf(p->kind, sizeof p->kind, "%s", kind ? kind : "plan");
+}
+
+void dsck_plan_release(struct dsck_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->t[i].name);
+	for (size_t i = 0; i < p->n_files; i++) {
+		free(p->files[i].name);
+		free(p->files[i].header);
+		free(p->files[i].order);
+		free(p->files[i].begin);
+	}
+	for (size_t i = 0; i < p->n_side; i++) {
+		free(p->side[i].name);
+		free(p->side[i].data);
+		free(p->side[i].src_name);
+	}
+	free(p->t);
+	free(p->files);
+	free(p->pieces);
+	free(p->side);
+	char kind[sizeof p->kind];
+	memcpy(kind, p->kind, sizeof kind);
+	dsck_plan_init(p, kind);
+}
+
+/* Grow *arr (of elem-byte elements, *cap of them) to hold one more. */
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	if (n < *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : 64;
+	uint64_t bytes;
+	if (dsck_mul_u64(nc, elem, &bytes) || bytes > SIZE_MAX)
+		return -1;
+	void *q = realloc(*arr, bytes);
+	if (!q)
+		return -1;
+	*arr = q;
+	*cap = nc;
+	return 0;
+}
+
+enum dsck_err dsck_plan_add_file(struct dsck_plan *p, const char *name,
+				 struct dsck_error *err)
+{
+	if (grow((void **)&p->files, &p->cap_files, p->n_files, sizeof *p->files))
+		return dsck_error_set(err, DSCK_E_NOMEM, "plan files");
+	struct dsck_plan_file *f = &p->files[p->n_files];
+	memset(f, 0, sizeof *f);
+	f->name = strdup(name);
+	if (!f->name)
+		return dsck_error_set(err, DSCK_E_NOMEM, "plan file name");
+	f->t0 = p->n;
+	p->n_files++;
+	return DSCK_OK;
+}
+
+enum dsck_err dsck_plan_add_tensor(struct dsck_plan *p,
+				   const struct dsck_plan_tensor *spec,
+				   size_t *out, struct dsck_error *err)
+{
+	if (!p->n_files)
+		return dsck_error_set(err, DSCK_E_USAGE, "plan tensor before any file");
+	if (grow((void **)&p->t, &p->cap, p->n, sizeof *p->t))
+		return dsck_error_set(err, DSCK_E_NOMEM, "plan tensors");
+	struct dsck_plan_tensor *t = &p->t[p->n];
+	*t = *spec;
+	t->name = strdup(spec->name);
+	if (!t->name)
+		return dsck_error_set(err, DSCK_E_NOMEM, "plan tensor name");
+	if (out)
+		*out = p->n;
+	p->n++;
+	p->files[p->n_files - 1].n++;
+	return DSCK_OK;
+}
+
+enum dsck_err dsck_plan_add_side(struct dsck_plan *p, const char *name,
+				 const void *data, size_t len,
+				 const char *src_name, uint64_t size,
+				 struct dsck_error *err)
+{
+	if (grow((void **)&p->side, &p->cap_side, p->n_side, sizeof *p->side))
+		return dsck_error_set(err, DSCK_E_NOMEM, "plan side files");
+	struct dsck_plan_side *s = &p->side[p->n_side];
+	memset(s, 0, sizeof *s);
+	s->name = strdup(name);
+	if (src_name)
+		s->src_name = strdup(src_name);
+	if (data) {
+		s->data = malloc(len ? len : 1);
+		if (s->data)
+			memcpy(s->data, data, len);
+	}
+	s->len = len;
+	s->size = data ? len : size;
+	p->n_side++; /* counted before the checks so release frees what exists */
+	if (!s->name || (src_name && !s->src_name) || (data && !s->data))
+		return dsck_error_set(err, DSCK_E_NOMEM, "plan side file");
+	return DSCK_OK;
+}
+
+uint64_t dsck_plan_tensor_bytes(const struct dsck_plan *p, size_t i)
+{
+	const struct dsck_plan_tensor *t = &p->t[i];
+	uint64_t n = 1;
+	for (uint32_t d = 0; d < t->ndim; d++)
+		if (dsck_mul_u64(n, t->shape[d], &n))
+			return UINT64_MAX;
+	uint64_t bytes;
+	if (dsck_dtype_nbytes(t->dtype, n, &bytes))
+		return UINT64_MAX;
+	return bytes;
+}
+
+enum dsck_err dsck_plan_layout(struct dsck_plan *p, struct dsck_error *err)
+{
+	enum dsck_err rc = DSCK_OK;
+	struct dsck_st_spec *specs = NULL;
+	uint64_t *end = NULL;
+
+	for (size_t fi = 0; fi < p->n_files && !rc; fi++) {
+		struct dsck_plan_file *f = &p->files[fi];
+		size_t n = f->n ? f->n : 1;
+		free(f->header);
+		free(f->order);
+		free(f->begin);
+		f->header = NULL;
+		f->order = calloc(n, sizeof *f->order);
+		f->begin = calloc(n, sizeof *f->begin);
+		free(specs);
+		free(end);
+		specs = calloc(n, sizeof *specs);
+		end = calloc(n, sizeof *end);
+		if (!f->order || !f->begin || !specs || !end) {
+			rc = dsck_error_set(err, DSCK_E_NOMEM, "plan layout");
+			break;
+		}
+		for (size_t i = 0; i < f->n; i++) {
+			const struct dsck_plan_tensor *t = &p->t[f->t0 + i];
+			specs[i].name = t->name;
+			specs[i].dtype = t->dtype;
+			specs[i].ndim = t->ndim;
+			memcpy(specs[i].shape, t->shape, sizeof t->shape);
+		}
+		rc = dsck_st_header_build(specs, f->n, p->meta_kv, p->n_meta,
+					  &f->header, &f->header_len, f->order,
+					  f->begin, end, err);
+		if (rc) {
+			dsck_error_file(err, f->name);
+			break;
+		}
+		f->size = f->header_len;
+		if (f->n && dsck_add_u64(f->size, end[f->order[f->n - 1]], &f->size))
+			rc = dsck_error_set(err, DSCK_E_OVERFLOW, "output file size");
+	}
+	free(specs);
+	free(end);
+	return rc;
+}
+
+uint64_t dsck_plan_out_bytes(const struct dsck_plan *p)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < p->n_files; i++)
+		s += p->files[i].size;
+	for (size_t i = 0; i < p->n_side; i++)
+		s += p->side[i].size;
+	return s;
+}
+
+uint64_t dsck_plan_in_bytes(const struct dsck_plan *p, const struct dsck_ckpt *ck)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		const struct dsck_plan_tensor *t = &p->t[i];
+		if (t->xf == DSCK_XF_QSCALE)
+			continue;
+		const struct dsck_st_tensor *st = ck->tensors[t->src].t;
+		if (t->npieces) {
+			uint64_t esz = dsck_dtype_bits(st->dtype) / 8;
+			for (uint32_t k = 0; k < t->npieces; k++) {
+				const struct dsck_plan_piece *pc = &p->pieces[t->piece0 + k];
+				s += pc->rows * pc->cols * esz;
+			}
+		} else {
+			s += st->end - st->begin;
+		}
+		if (t->src_scale >= 0) {
+			const struct dsck_st_tensor *sc = ck->tensors[t->src_scale].t;
+			s += sc->end - sc->begin;
+		}
+	}
+	return s;
+}
