@@ -21,7 +21,7 @@ WARN     := -std=c11 -Wall -Wextra -Werror -Wvla -Wshadow -Wformat=2 \
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
              -DDSCK_VERSION='"$(VERSION)"' -pthread -Ilib -Ikernels
-LDLIBS   := -lcjson -lcrypto -lm -pthread
+LDLIBS   := -lcjson -lcrypto -lz -lm -pthread
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -31,7 +31,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_A    := $(B)/libdsck.a
 HDRS     := $(wildcard lib/*.h kernels/*.h)
 
-TOOLS    := inspect verify synth
+TOOLS    := inspect verify synth convert
 TOOL_BIN := $(TOOLS:%=$(B)/bin/dsck-%)
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -43,7 +43,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 .PHONY: all test test-plain test-asan demo deps fuzz install clean tests-bin
 
 # Debian packages: compiler, cJSON, OpenSSL (SHA-256), clang for libFuzzer.
-DEB_PKGS := build-essential clang libcjson-dev libssl-dev python3 python3-pip
+DEB_PKGS := build-essential clang libcjson-dev libssl-dev zlib1g-dev python3 python3-pip
 deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null
