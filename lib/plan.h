@@ -134,6 +134,9 @@ struct dsck_plan_opts {
 	 * tiles) from one thread at a time; may be NULL. */
 	void (*progress)(void *user, uint64_t done, uint64_t total);
 	void *progress_user;
+	/* Tests: stop with DSCK_E_IO after this many files are committed, as
+	 * an interrupted run would (0: never). */
+	unsigned stop_after;
 };
 
 struct dsck_plan_result {

@@ -132,8 +132,12 @@ static enum dsck_err file_commit(struct pe_engine *e, size_t f, struct dsck_erro
 		return rc;
 	pthread_mutex_lock(&e->mu);
 	pf->committed = 1;
+	unsigned n = ++e->n_committed;
 	pthread_mutex_unlock(&e->mu);
-	return pe_state_record(e, f, err);
+	rc = pe_state_record(e, f, err);
+	if (!rc && e->opts->stop_after && n >= e->opts->stop_after)
+		rc = dsck_error_set(err, DSCK_E_IO, "stopped after %u files (stop_after)", n);
+	return rc;
 }
 
 /* Next todo file with items after f (or from 0 when f is SIZE_MAX). */

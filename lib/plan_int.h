@@ -86,6 +86,7 @@ struct pe_engine {
 	char plan_hex[65];
 
 	uint64_t bytes_read, bytes_written;
+	unsigned n_committed;
 };
 
 /* ---- plan_tile.c ---- */
