@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# demo.sh - the main job on a synthetic checkpoint: synth tiny -> inspect ->
-# verify (structure, manifest, scan) -> one flipped byte caught by verify.
+# demo.sh - the main jobs on a synthetic checkpoint: synth tiny -> inspect ->
+# verify (structure, manifest, scan) -> one flipped byte caught by verify ->
+# convert to BF16 (plan, run, verify) -> back to FP8 with ue8m0 scales.
 #   tests/demo.sh [BUILD]   (default build/); leaves the checkpoint in demo/
 set -eu
 bin=${1:-build}/bin
@@ -41,3 +42,16 @@ set +e
 rc=$?
 set -e
 echo "(exit status $rc: 4 means verification mismatch)"
+
+step dsck-convert --to bf16 --dry-run $dir demo/tiny-bf16
+"$bin/dsck-convert" --to bf16 --dry-run $dir demo/tiny-bf16
+
+step dsck-convert --to bf16 $dir demo/tiny-bf16
+"$bin/dsck-convert" --to bf16 $dir demo/tiny-bf16
+
+step dsck-verify demo/tiny-bf16
+"$bin/dsck-verify" demo/tiny-bf16
+
+step dsck-convert --to fp8 --scale-fmt ue8m0 demo/tiny-bf16 demo/tiny-fp8
+"$bin/dsck-convert" --to fp8 --scale-fmt ue8m0 demo/tiny-bf16 demo/tiny-fp8
+"$bin/dsck-verify" demo/tiny-fp8
