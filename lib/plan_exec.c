@@ -2,6 +2,7 @@
  * plan_exec.c - the streaming engine (plan.h, formats.md PL-R5..PL-R8).
  *
  * Order of a run:
+ *   0. check every scale a dequantization will use (nothing exists yet);
  *   1. create OUT, fingerprint the plan, read the state file: refuse foreign
  *      outputs, remove stale temporaries (plan_state.c);
  *   2. check the outputs the state records, in parallel; keep those that
@@ -253,6 +254,41 @@ static void *checker(void *arg)
 	return NULL;
 }
 
+/* PL-R3: the scales of every DEQUANT tensor, checked before anything is
+ * created, so a damaged scale anywhere fails the run with nothing written.
+ * Threads take tensors in turn: the reads are small and scattered. */
+struct scan_ctx {
+	struct pe_engine *e;
+	pthread_mutex_t mu;
+	size_t next;
+};
+
+static void *scale_scanner(void *arg)
+{
+	struct scan_ctx *c = arg;
+	struct pe_engine *e = c->e;
+	struct pe_buf b;
+	struct dsck_error err;
+	memset(&b, 0, sizeof b);
+	for (;;) {
+		pthread_mutex_lock(&c->mu);
+		while (c->next < e->p->n && e->p->t[c->next].xf != DSCK_XF_DEQUANT)
+			c->next++;
+		size_t t = c->next++;
+		int stop = t >= e->p->n || e->failed;
+		pthread_mutex_unlock(&c->mu);
+		if (stop)
+			break;
+		dsck_error_clear(&err);
+		if (pe_scale_check(e, (uint32_t)e->p->t[t].src_scale, &b, &err)) {
+			fail(e, &err);
+			break;
+		}
+	}
+	pe_buf_release(&b);
+	return NULL;
+}
+
 static enum dsck_err run_threads(struct pe_engine *e, unsigned n,
 				 void *(*fn)(void *), void *arg,
 				 struct dsck_error *err)
@@ -320,6 +356,16 @@ enum dsck_err dsck_plan_execute(const struct dsck_plan *p,
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "engine");
 		goto out;
 	}
+	struct scan_ctx sc = { .e = &e, .next = 0 };
+	pthread_mutex_init(&sc.mu, NULL);
+	rc = run_threads(&e, threads, scale_scanner, &sc, err);
+	pthread_mutex_destroy(&sc.mu);
+	if (!rc && e.failed) {
+		*err = e.err;
+		rc = e.err.code;
+	}
+	if (rc)
+		goto out;
 	for (size_t f = 0; f < p->n_files; f++)
 		e.files[f].w = (struct dsck_writer)DSCK_WRITER_INIT;
 	if (mkdir(out_dir, 0777) != 0 && errno != EEXIST) {

@@ -108,6 +108,10 @@ int pe_item_next(const struct pe_engine *e, struct pe_item *it);
 /* First item of file f; 0 when it has none. */
 int pe_item_first(const struct pe_engine *e, size_t f, struct pe_item *it);
 void pe_buf_release(struct pe_buf *b);
+/* PL-R3 before any write: every value of scale tensor `scale` (a ckpt
+ * index) finite and > 0, else BAD_VALUE naming it. */
+enum dsck_err pe_scale_check(const struct pe_engine *e, uint32_t scale,
+			     struct pe_buf *b, struct dsck_error *err);
 /* Grow b->out to n bytes; -1 when out of memory. */
 int pe_ensure_bytes(struct pe_buf *b, uint64_t n);
 

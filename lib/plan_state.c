@@ -278,8 +278,12 @@ enum dsck_err pe_state_begin(struct pe_engine *e, struct dsck_error *err)
 			if (exists_at(e->dirfd, e->p->side[i].name))
 				clash = e->p->side[i].name;
 		if (clash) {
-			dsck_error_file(err, e->out_dir);
-			dsck_error_tensor(err, clash);
+			size_t n = strlen(e->out_dir) + strlen(clash) + 2;
+			char *path = malloc(n);
+			if (path)
+				snprintf(path, n, "%s/%s", e->out_dir, clash);
+			dsck_error_file(err, path ? path : clash);
+			free(path);
 			return dsck_error_set(err, DSCK_E_USAGE,
 					      "output file already exists; add --force to overwrite it");
 		}

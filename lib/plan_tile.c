@@ -389,6 +389,41 @@ static enum dsck_err read_scales(struct pe_engine *e, const struct tile *tl,
 	return DSCK_OK;
 }
 
+enum dsck_err pe_scale_check(const struct pe_engine *e, uint32_t scale,
+			     struct pe_buf *b, struct dsck_error *err)
+{
+	const struct dsck_ckpt_tensor *cs = &e->ck->tensors[scale];
+	const struct dsck_st *shard = e->ck->shards[cs->shard];
+	uint64_t n = (cs->t->end - cs->t->begin) / 4, chunk = 1u << 18;
+	uint64_t srows, scols;
+	enum dsck_err rc;
+
+	view2d(cs->t->ndim, cs->t->shape, &srows, &scols);
+	if (ensure(&b->scl, &b->scl_cap, chunk * sizeof(float)))
+		return dsck_error_set(err, DSCK_E_NOMEM, "scale buffer");
+	for (uint64_t i0 = 0; i0 < n; i0 += chunk) {
+		uint64_t k = min_u64(chunk, n - i0);
+		rc = dsck_ckpt_read(e->ck, cs, i0 * 4, b->scl, (size_t)(k * 4), err);
+		if (rc)
+			return rc;
+		for (uint64_t i = 0; i < k; i++) {
+			float s = b->scl[i];
+			if (isfinite(s) && s > 0)
+				continue;
+			uint64_t at = i0 + i;
+			dsck_error_file(err, shard->file.path);
+			dsck_error_tensor(err, cs->t->name);
+			dsck_error_offset(err, (int64_t)(shard->data_start + cs->t->begin + at * 4));
+			dsck_error_expect(err, "a finite scale > 0");
+			dsck_error_found(err, "%g at block [%llu, %llu]", (double)s,
+					 (unsigned long long)(at / scols), (unsigned long long)(at % scols));
+			return dsck_error_set(err, DSCK_E_BAD_VALUE,
+					      "cannot dequantize with this scale; the file is damaged (re-download it)");
+		}
+	}
+	return DSCK_OK;
+}
+
 static void to_f32(enum dsck_dtype d, const uint8_t *src, size_t n, float *dst)
 {
 	if (d == DSCK_BF16)
