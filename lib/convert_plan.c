@@ -168,6 +168,12 @@ static enum dsck_err decide(const struct dsck_ckpt *ck, const struct dsck_conver
 				u->xf = DSCK_XF_QUANT;
 				u->out = DSCK_F8_E4M3;
 				stats->quant++;
+			} else if (sel && k >= 0 && inv->t[k].dtype != t->dtype) {
+				/* the rest takes the dtypes of an upstream FP8
+				 * checkpoint: BF16, the router bias F32 */
+				u->xf = DSCK_XF_CAST;
+				u->out = inv->t[k].dtype;
+				stats->cast++;
 			}
 		} else if (sel && t->dtype != o->to &&
 			   !(t->dtype == DSCK_F32 && is_float16(o->to))) {
