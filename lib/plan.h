@@ -150,11 +150,12 @@ struct dsck_plan_result {
 /*
  * Execute plan p reading from ck into the directory out_dir (created when
  * missing; its parent must exist). Resume (PL-R6): a state file
- * out_dir/.dsck-<kind>.state records each committed output with its size
- * and digest; on a rerun of the same plan, outputs whose header, size and
- * digest check out are kept, the rest redone. Outputs that exist without a
- * matching state file are refused (DSCK_E_USAGE) unless opts->force.
- * On error no output being written keeps a final name (W-R1).
+ * out_dir/.dsck-<kind>.state records each committed output; on a rerun of
+ * the same plan, a recorded output is kept when its header bytes and size
+ * match and every tile, computed again, equals its bytes on disk; the rest
+ * is redone. Outputs that exist without a matching state file are refused
+ * (DSCK_E_USAGE) unless opts->force. On error no output being written
+ * keeps a final name (W-R1).
  */
 enum dsck_err dsck_plan_execute(const struct dsck_plan *p,
 				const struct dsck_ckpt *ck, const char *out_dir,

@@ -26,7 +26,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define PE_DEFAULT_BUDGET (512ull << 20)
 #define PE_MAX_TILE_ELEMS (1ull << 20)   /* 1 Mi elements: 1-4 MiB tiles */
@@ -97,12 +96,8 @@ static enum dsck_err file_open(struct pe_engine *e, size_t f, struct dsck_error 
 	char *path = join(e->out_dir, plf->name);
 	enum dsck_err rc;
 
-	pf->crc = calloc(pf->n_items ? pf->n_items : 1, sizeof *pf->crc);
-	pf->len = calloc(pf->n_items ? pf->n_items : 1, sizeof *pf->len);
-	if (!path || !pf->crc || !pf->len) {
-		free(path);
-		return dsck_error_set(err, DSCK_E_NOMEM, "output file tables");
-	}
+	if (!path)
+		return dsck_error_set(err, DSCK_E_NOMEM, "output path");
 	rc = dsck_writer_open(&pf->w, path, err);
 	if (!rc)
 		rc = dsck_writer_write(&pf->w, plf->header, plf->header_len, err);
@@ -116,16 +111,12 @@ static enum dsck_err file_open(struct pe_engine *e, size_t f, struct dsck_error 
 	return rc;
 }
 
-/* All items of f are written: digest, flush, rename, record. */
+/* All items of f are written: flush, rename, record. */
 static enum dsck_err file_commit(struct pe_engine *e, size_t f, struct dsck_error *err)
 {
 	struct pe_file *pf = &e->files[f];
-	uint32_t d = (uint32_t)crc32_z(0, NULL, 0);
 	enum dsck_err rc;
 
-	for (uint64_t i = 0; i < pf->n_items; i++)
-		d = (uint32_t)crc32_combine(d, pf->crc[i], (z_off_t)pf->len[i]);
-	pf->digest = d;
 	if (fdatasync(pf->w.fd) == 0) /* PL-R7: written back, so droppable */
 		posix_fadvise(pf->w.fd, 0, 0, POSIX_FADV_DONTNEED);
 	rc = dsck_writer_commit(&pf->w, err);
@@ -160,8 +151,6 @@ static void *worker(void *arg)
 
 	for (;;) {
 		struct pe_item it;
-		uint64_t slot;
-		uint32_t crc = 0;
 		uint64_t out_len = 0, in_len = 0;
 		enum dsck_err rc = DSCK_OK;
 
@@ -177,7 +166,6 @@ static void *worker(void *arg)
 		struct pe_file *pf = &e->files[it.f];
 		if (!pf->opened)
 			rc = file_open(e, it.f, &err);
-		slot = pf->handed++;
 		if (rc) {
 			fail_locked(e, &err);
 			pthread_mutex_unlock(&e->mu);
@@ -185,7 +173,7 @@ static void *worker(void *arg)
 		}
 		pthread_mutex_unlock(&e->mu);
 
-		rc = pe_item_run(e, &it, &b, &crc, &out_len, &in_len, &err);
+		rc = pe_item_run(e, &it, &b, NULL, NULL, &out_len, &in_len, &err);
 
 		pthread_mutex_lock(&e->mu);
 		if (rc) {
@@ -193,8 +181,6 @@ static void *worker(void *arg)
 			pthread_mutex_unlock(&e->mu);
 			break;
 		}
-		pf->crc[slot] = crc;
-		pf->len[slot] = out_len;
 		e->bytes_read += in_len;
 		e->bytes_written += out_len;
 		e->done_bytes += out_len;
@@ -452,8 +438,6 @@ out:
 		for (size_t f = 0; f < p->n_files; f++) {
 			if (e.files[f].opened && !e.files[f].committed)
 				dsck_writer_abort(&e.files[f].w); /* W-R1: no final name */
-			free(e.files[f].crc);
-			free(e.files[f].len);
 		}
 	}
 	if (e.dirfd >= 0)

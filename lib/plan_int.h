@@ -49,6 +49,8 @@ struct pe_buf {
 	size_t scl_cap;
 	struct pe_seg *iseg, *oseg;
 	size_t iseg_cap, oseg_cap;
+	uint8_t *chk;              /* resume checks: bytes read back */
+	size_t chk_cap;
 };
 
 struct pe_file {
@@ -56,14 +58,10 @@ struct pe_file {
 	int kept;                  /* complete from an earlier run, checked */
 	int opened, committed;
 	struct dsck_writer w;
-	uint64_t n_items, handed, done;
+	uint64_t n_items, done;
 	int redone;                /* recorded by an earlier run but failed its check */
-	uint32_t *crc;             /* per item, in item order */
-	uint64_t *len;
-	uint32_t digest;           /* at commit: CRC-32 of all items' bytes in item order */
 	int has_rec;               /* the state file records it from an earlier run */
 	uint64_t rec_size;
-	uint32_t rec_digest;
 };
 
 struct pe_engine {
@@ -99,10 +97,12 @@ uint64_t pe_file_items(const struct pe_engine *e, size_t f);
 enum dsck_err pe_item_out_segs(const struct pe_engine *e, const struct pe_item *it,
 			       struct pe_buf *b, size_t *n, uint64_t *bytes,
 			       struct dsck_error *err);
-/* Run item it: read, transform, write; its output bytes' CRC-32 in *crc. */
+/* Run item it: read and transform; then write it, or, with check set,
+ * compare it with the bytes at its offsets in check (*match). */
 enum dsck_err pe_item_run(struct pe_engine *e, const struct pe_item *it,
-			  struct pe_buf *b, uint32_t *crc, uint64_t *out_len,
-			  uint64_t *in_len, struct dsck_error *err);
+			  struct pe_buf *b, const struct dsck_file *check,
+			  int *match, uint64_t *out_len, uint64_t *in_len,
+			  struct dsck_error *err);
 /* Advance *it to the next item of the same file; 0 when it had none. */
 int pe_item_next(const struct pe_engine *e, struct pe_item *it);
 /* First item of file f; 0 when it has none. */
@@ -120,9 +120,10 @@ enum dsck_err pe_fingerprint(struct pe_engine *e, struct dsck_error *err);
 /* Read the state file, decide kept candidates, refuse foreign outputs,
  * remove stale temporaries, write a fresh state. */
 enum dsck_err pe_state_begin(struct pe_engine *e, struct dsck_error *err);
-/* Record file f committed (size, digest) in the state file. */
+/* Record file f committed (name, size) in the state file. */
 enum dsck_err pe_state_record(struct pe_engine *e, size_t f, struct dsck_error *err);
-/* Check a candidate: header bytes, size, digest recomputed from the output. */
+/* Check a candidate: header bytes, size, and every tile computed again and
+ * compared with the output. */
 enum dsck_err pe_state_check(struct pe_engine *e, size_t f, struct pe_buf *b,
 			     int *ok, struct dsck_error *err);
 enum dsck_err pe_state_finish(struct pe_engine *e, struct dsck_error *err);

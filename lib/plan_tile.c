@@ -5,9 +5,9 @@
  *
  * A tile is rows [r0, r1) x cols [c0, c1) of a tensor's 2-D view. Its
  * output bytes are gathered in one buffer in the order of its output
- * segments (row by row; for QUANT the FP8 rows, then the scale rows), so
- * the CRC-32 of that buffer is also the CRC-32 of the segments read back in
- * order: that is how resume checks an output (PL-R6).
+ * segments (row by row; for QUANT the FP8 rows, then the scale rows); the
+ * same tile computed again and compared with those segments read back is
+ * how resume checks an output (PL-R6).
  */
 #include "plan_int.h"
 
@@ -18,7 +18,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "safetensors data are little-endian; the engine writes host order");
@@ -191,6 +190,7 @@ void pe_buf_release(struct pe_buf *b)
 	free(b->scl);
 	free(b->iseg);
 	free(b->oseg);
+	free(b->chk);
 	memset(b, 0, sizeof *b);
 }
 
@@ -539,8 +539,9 @@ static enum dsck_err quantize(struct pe_engine *e, const struct pe_item *it,
 }
 
 enum dsck_err pe_item_run(struct pe_engine *e, const struct pe_item *it,
-			  struct pe_buf *b, uint32_t *crc, uint64_t *out_len,
-			  uint64_t *in_len, struct dsck_error *err)
+			  struct pe_buf *b, const struct dsck_file *check,
+			  int *match, uint64_t *out_len, uint64_t *in_len,
+			  struct dsck_error *err)
 {
 	const struct dsck_plan *p = e->p;
 	struct tile tl;
@@ -597,6 +598,24 @@ enum dsck_err pe_item_run(struct pe_engine *e, const struct pe_item *it,
 		out = b->out;
 	}
 
+	*out_len = obytes;
+	if (check) {
+		/* PL-R6: compare with what an earlier run wrote */
+		uint64_t pos = 0;
+		if (ensure(&b->chk, &b->chk_cap, obytes ? obytes : 1))
+			return dsck_error_set(err, DSCK_E_NOMEM, "check buffer");
+		*match = 1;
+		for (size_t i = 0; i < nseg && *match; i++) {
+			struct dsck_error ignored;
+			if (dsck_file_pread(check, b->oseg[i].off, b->chk + pos,
+					    (size_t)b->oseg[i].len, &ignored) ||
+			    memcmp(b->chk + pos, out + pos, (size_t)b->oseg[i].len) != 0)
+				*match = 0;
+			dsck_file_drop_cache(check, b->oseg[i].off, b->oseg[i].len);
+			pos += b->oseg[i].len;
+		}
+		return DSCK_OK;
+	}
 	struct pe_file *pf = &e->files[it->f];
 	uint64_t pos = 0, lo = UINT64_MAX, hi = 0;
 	for (size_t i = 0; i < nseg; i++) {
@@ -611,7 +630,5 @@ enum dsck_err pe_item_run(struct pe_engine *e, const struct pe_item *it,
 	/* PL-R7: start write-back now so dirty pages do not pile up */
 	if (nseg)
 		sync_file_range(pf->w.fd, (off64_t)lo, (off64_t)(hi - lo), SYNC_FILE_RANGE_WRITE);
-	*crc = (uint32_t)crc32_z(0, out, (size_t)obytes);
-	*out_len = obytes;
 	return DSCK_OK;
 }
