@@ -200,79 +200,80 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Check the candidates a state file recorded; one thread per file. */
-struct check_ctx {
+/*
+ * Threads that call fn(e, i, buf, err) for every i < n that want(e, i)
+ * accepts, each index once, in turn; the first failure stops the rest.
+ * Used before the writers start: resume checks (one file per call) and
+ * the scale check (one tensor per call).
+ */
+struct each_ctx {
 	struct pe_engine *e;
 	pthread_mutex_t mu;
-	size_t next;
+	size_t next, n;
+	int (*want)(const struct pe_engine *e, size_t i);
+	enum dsck_err (*fn)(struct pe_engine *e, size_t i, struct pe_buf *b,
+			    struct dsck_error *err);
 };
 
-static void *checker(void *arg)
+static void *each_worker(void *arg)
 {
-	struct check_ctx *c = arg;
-	struct pe_engine *e = c->e;
+	struct each_ctx *c = arg;
 	struct pe_buf b;
 	struct dsck_error err;
 	memset(&b, 0, sizeof b);
 	for (;;) {
 		pthread_mutex_lock(&c->mu);
-		while (c->next < e->p->n_files && !e->files[c->next].has_rec)
+		while (c->next < c->n && !c->want(c->e, c->next))
 			c->next++;
-		size_t f = c->next++;
-		int stop = f >= e->p->n_files || e->failed;
+		size_t i = c->next++;
+		int stop = i >= c->n || c->e->failed;
 		pthread_mutex_unlock(&c->mu);
 		if (stop)
 			break;
-		int ok = 0;
 		dsck_error_clear(&err);
-		if (pe_state_check(e, f, &b, &ok, &err)) {
-			fail(e, &err);
+		if (c->fn(c->e, i, &b, &err)) {
+			fail(c->e, &err);
 			break;
 		}
-		pthread_mutex_lock(&e->mu);
-		e->files[f].kept = ok;
-		e->files[f].todo = !ok;
-		e->files[f].redone = !ok;
-		e->files[f].has_rec = ok;
-		pthread_mutex_unlock(&e->mu);
 	}
 	pe_buf_release(&b);
 	return NULL;
 }
 
+/* PL-R6: check one output the state file records; keep it or redo it. */
+static int want_recorded(const struct pe_engine *e, size_t f)
+{
+	return e->files[f].has_rec;
+}
+
+static enum dsck_err check_recorded(struct pe_engine *e, size_t f, struct pe_buf *b,
+				    struct dsck_error *err)
+{
+	int ok = 0;
+	enum dsck_err rc = pe_state_check(e, f, b, &ok, err);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&e->mu);
+	e->files[f].kept = ok;
+	e->files[f].todo = !ok;
+	e->files[f].redone = !ok;
+	e->files[f].has_rec = ok;
+	pthread_mutex_unlock(&e->mu);
+	return DSCK_OK;
+}
+
 /* PL-R3: the scales of every DEQUANT tensor, checked before anything is
  * created, so a damaged scale anywhere fails the run with nothing written.
  * Threads take tensors in turn: the reads are small and scattered. */
-struct scan_ctx {
-	struct pe_engine *e;
-	pthread_mutex_t mu;
-	size_t next;
-};
-
-static void *scale_scanner(void *arg)
+static int want_dequant(const struct pe_engine *e, size_t t)
 {
-	struct scan_ctx *c = arg;
-	struct pe_engine *e = c->e;
-	struct pe_buf b;
-	struct dsck_error err;
-	memset(&b, 0, sizeof b);
-	for (;;) {
-		pthread_mutex_lock(&c->mu);
-		while (c->next < e->p->n && e->p->t[c->next].xf != DSCK_XF_DEQUANT)
-			c->next++;
-		size_t t = c->next++;
-		int stop = t >= e->p->n || e->failed;
-		pthread_mutex_unlock(&c->mu);
-		if (stop)
-			break;
-		dsck_error_clear(&err);
-		if (pe_scale_check(e, (uint32_t)e->p->t[t].src_scale, &b, &err)) {
-			fail(e, &err);
-			break;
-		}
-	}
-	pe_buf_release(&b);
-	return NULL;
+	return e->p->t[t].xf == DSCK_XF_DEQUANT;
+}
+
+static enum dsck_err check_scales(struct pe_engine *e, size_t t, struct pe_buf *b,
+				  struct dsck_error *err)
+{
+	return pe_scale_check(e, (uint32_t)e->p->t[t].src_scale, b, err);
 }
 
 static enum dsck_err run_threads(struct pe_engine *e, unsigned n,
@@ -295,6 +296,23 @@ static enum dsck_err run_threads(struct pe_engine *e, unsigned n,
 	free(tid);
 	(void)e;
 	return DSCK_OK;
+}
+
+static enum dsck_err run_each(struct pe_engine *e, unsigned threads, size_t n,
+			      int (*want)(const struct pe_engine *, size_t),
+			      enum dsck_err (*fn)(struct pe_engine *, size_t, struct pe_buf *,
+						  struct dsck_error *),
+			      struct dsck_error *err)
+{
+	struct each_ctx c = { .e = e, .next = 0, .n = n, .want = want, .fn = fn };
+	pthread_mutex_init(&c.mu, NULL);
+	enum dsck_err rc = run_threads(e, threads, each_worker, &c, err);
+	pthread_mutex_destroy(&c.mu);
+	if (!rc && e->failed) {
+		*err = e->err;
+		rc = e->err.code;
+	}
+	return rc;
 }
 
 static unsigned online_cpus(void)
@@ -342,14 +360,7 @@ enum dsck_err dsck_plan_execute(const struct dsck_plan *p,
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "engine");
 		goto out;
 	}
-	struct scan_ctx sc = { .e = &e, .next = 0 };
-	pthread_mutex_init(&sc.mu, NULL);
-	rc = run_threads(&e, threads, scale_scanner, &sc, err);
-	pthread_mutex_destroy(&sc.mu);
-	if (!rc && e.failed) {
-		*err = e.err;
-		rc = e.err.code;
-	}
+	rc = run_each(&e, threads, p->n, want_dequant, check_scales, err);
 	if (rc)
 		goto out;
 	for (size_t f = 0; f < p->n_files; f++)
@@ -378,14 +389,8 @@ enum dsck_err dsck_plan_execute(const struct dsck_plan *p,
 		n_rec += e.files[f].has_rec;
 	}
 	if (n_rec) {
-		struct check_ctx c = { .e = &e, .next = 0 };
-		pthread_mutex_init(&c.mu, NULL);
-		rc = run_threads(&e, threads < n_rec ? threads : (unsigned)n_rec, checker, &c, err);
-		pthread_mutex_destroy(&c.mu);
-		if (!rc && e.failed) {
-			*err = e.err;
-			rc = e.err.code;
-		}
+		rc = run_each(&e, threads < n_rec ? threads : (unsigned)n_rec, p->n_files,
+			      want_recorded, check_recorded, err);
 		if (rc)
 			goto out;
 		for (size_t f = 0; f < p->n_files; f++) {

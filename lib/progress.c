@@ -103,3 +103,16 @@ void dsck_progress_finish(struct dsck_progress *p)
 			put(p->fd, line, (size_t)n);
 	}
 }
+
+int dsck_progress_parse(const char *s, enum dsck_progress_mode *out)
+{
+	if (strcmp(s, "bar") == 0)
+		*out = DSCK_PROGRESS_BAR;
+	else if (strcmp(s, "json") == 0)
+		*out = DSCK_PROGRESS_JSON;
+	else if (strcmp(s, "none") == 0)
+		*out = DSCK_PROGRESS_OFF;
+	else
+		return -1;
+	return 0;
+}

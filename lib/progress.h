@@ -30,6 +30,10 @@ struct dsck_progress {
 	int drawn;           /* a bar line is on screen */
 };
 
+/* "bar", "json" or "none" (the --progress values of every tool) into
+ * *out; -1 for anything else. */
+int dsck_progress_parse(const char *s, enum dsck_progress_mode *out);
+
 /* mode AUTO helper: BAR if fd is a terminal and quiet is 0, else OFF. */
 enum dsck_progress_mode dsck_progress_auto(int fd, int quiet);
 

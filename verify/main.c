@@ -260,13 +260,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_JSON: o->json = 1; break;
 		case OPT_PROGRESS:
 			o->progress_set = 1;
-			if (strcmp(optarg, "bar") == 0)
-				o->progress = DSCK_PROGRESS_BAR;
-			else if (strcmp(optarg, "json") == 0)
-				o->progress = DSCK_PROGRESS_JSON;
-			else if (strcmp(optarg, "none") == 0)
-				o->progress = DSCK_PROGRESS_OFF;
-			else
+			if (dsck_progress_parse(optarg, &o->progress))
 				return usage_error("--progress takes bar, json or none");
 			break;
 		case 'q': o->quiet = 1; break;
