@@ -15,6 +15,7 @@
 
 #include "arith.h"
 #include "io.h"
+#include "mp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +115,32 @@ static enum dsck_err ckpt_glob_entry(const char *name, void *user,
 	return ckpt_add_shard_name(g->ck, &g->cap, name, err);
 }
 
+/*
+ * MP-R4: files model0-mpN .. model{N-1}-mpN and nothing else are the
+ * model-parallel layout of DeepSeek's inference code: shards go in rank
+ * order, and the same names repeat across ranks (the table keeps them all).
+ */
+static void ckpt_detect_mp(struct dsck_ckpt *ck)
+{
+	uint32_t n = 0;
+	char **by_rank = calloc(ck->n_shards ? ck->n_shards : 1, sizeof *by_rank);
+	if (!by_rank)
+		return;
+	for (size_t i = 0; i < ck->n_shards; i++) {
+		uint32_t r, m;
+		if (dsck_mp_file_parse(ck->shard_names[i], &r, &m) ||
+		    (n && m != n) || m != ck->n_shards || by_rank[r]) {
+			free(by_rank);
+			return;
+		}
+		n = m;
+		by_rank[r] = ck->shard_names[i];
+	}
+	memcpy(ck->shard_names, by_rank, ck->n_shards * sizeof *by_rank);
+	free(by_rank);
+	ck->mp_ranks = n;
+}
+
 /* IX-R9: model.safetensors alone, else every *.safetensors in name order. */
 static enum dsck_err ckpt_glob_shards(struct dsck_ckpt *ck, struct dsck_error *err)
 {
@@ -139,6 +166,7 @@ static enum dsck_err ckpt_glob_shards(struct dsck_ckpt *ck, struct dsck_error *e
 				      " and no *.safetensors file");
 	}
 	qsort(ck->shard_names, ck->n_shards, sizeof *ck->shard_names, ckpt_cmp_str);
+	ckpt_detect_mp(ck);
 	return DSCK_OK;
 }
 
@@ -170,6 +198,8 @@ static enum dsck_err ckpt_build_table(struct dsck_ckpt *ck, struct dsck_error *e
 		}
 	}
 	ck->n = n;
+	if (ck->mp_ranks)
+		return DSCK_OK; /* MP-R4: rank by rank, names repeat; no name map */
 	qsort(ck->tensors, n, sizeof *ck->tensors, ckpt_cmp_tensor);
 	if (dsck_strmap_reserve(&ck->by_name, n))
 		return dsck_error_set(err, DSCK_E_NOMEM, "tensor name map");

@@ -5,8 +5,10 @@
  * .safetensors file. For a directory: config.json is parsed when present;
  * model.safetensors.index.json is used when present (every shard it names
  * opened with O_NOFOLLOW inside the directory and cross-checked, IX-R6..R8);
- * else model.safetensors; else every *.safetensors in name order. Only
- * headers are read. A weight and its scale may live in different shards.
+ * else model.safetensors; else every *.safetensors in name order (in rank
+ * order for the files model{r}-mp{N}.safetensors of an MP(N) directory,
+ * MP-R4). Only headers are read. A weight and its scale may live in
+ * different shards.
  */
 #ifndef DSCK_CKPT_H
 #define DSCK_CKPT_H
@@ -31,6 +33,10 @@ struct dsck_ckpt {
 	int dirfd;
 	int has_config;
 	struct dsck_config cfg;
+	uint32_t mp_ranks;           /* N for an MP(N) directory (MP-R4): then
+				      * tensors are rank by rank in data order,
+				      * names repeat, and dsck_ckpt_find finds
+				      * nothing; else 0 */
 	int has_index;
 	struct dsck_index idx;
 	size_t n_shards;

@@ -13,9 +13,7 @@ void dsck_plan_init(struct dsck_plan *p, const char *kind)
 	p->block_rows = 128;
 	p->block_cols = 128;
 	/* PL-R1: every output file carries the metadata transformers writes */
-	p->meta_kv[0] = "format";
-	p->meta_kv[1] = "pt";
-	p->n_meta = 1;
+	dsck_plan_add_meta(p, "format", "pt", NULL);
 	snprintf(p->kind, sizeof p->kind, "%s", kind ? kind : "plan");
 }
 
@@ -58,6 +56,34 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 	*arr = q;
 	*cap = nc;
 	return 0;
+}
+
+enum dsck_err dsck_plan_add_meta(struct dsck_plan *p, const char *key,
+				 const char *value, struct dsck_error *err)
+{
+	size_t k = 2 * p->n_meta;
+	if (p->n_meta == DSCK_PLAN_MAX_META || strlen(key) >= sizeof p->meta_store[0] ||
+	    strlen(value) >= sizeof p->meta_store[0])
+		return dsck_error_set(err, DSCK_E_LIMIT, "plan metadata");
+	snprintf(p->meta_store[k], sizeof p->meta_store[k], "%s", key);
+	snprintf(p->meta_store[k + 1], sizeof p->meta_store[k + 1], "%s", value);
+	p->meta_kv[k] = p->meta_store[k];
+	p->meta_kv[k + 1] = p->meta_store[k + 1];
+	p->n_meta++;
+	return DSCK_OK;
+}
+
+enum dsck_err dsck_plan_add_piece(struct dsck_plan *p,
+				  const struct dsck_plan_piece *pc, size_t *out,
+				  struct dsck_error *err)
+{
+	if (grow((void **)&p->pieces, &p->cap_pieces, p->n_pieces, sizeof *p->pieces))
+		return dsck_error_set(err, DSCK_E_NOMEM, "plan pieces");
+	p->pieces[p->n_pieces] = *pc;
+	if (out)
+		*out = p->n_pieces;
+	p->n_pieces++;
+	return DSCK_OK;
 }
 
 enum dsck_err dsck_plan_add_file(struct dsck_plan *p, const char *name,
@@ -198,10 +224,10 @@ uint64_t dsck_plan_in_bytes(const struct dsck_plan *p, const struct dsck_ckpt *c
 			continue;
 		const struct dsck_st_tensor *st = ck->tensors[t->src].t;
 		if (t->npieces) {
-			uint64_t esz = dsck_dtype_bits(st->dtype) / 8;
 			for (uint32_t k = 0; k < t->npieces; k++) {
 				const struct dsck_plan_piece *pc = &p->pieces[t->piece0 + k];
-				s += pc->rows * pc->cols * esz;
+				const struct dsck_st_tensor *ps = ck->tensors[pc->src].t;
+				s += pc->rows * pc->cols * (dsck_dtype_bits(ps->dtype) / 8);
 			}
 		} else {
 			s += st->end - st->begin;

@@ -17,7 +17,9 @@
  * a temporary file, and commits each output atomically (W-R1). The engine
  * never holds a tensor whole.
  *
- * The plan owns every string and table it holds (names are copied in).
+ * The plan owns every string and table it holds (names are copied in); it
+ * points into itself, so it is used where dsck_plan_init made it, never
+ * copied.
  */
 #ifndef DSCK_PLAN_H
 #define DSCK_PLAN_H
@@ -30,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define DSCK_PLAN_MAX_META 4
+
 enum dsck_xform {
 	DSCK_XF_COPY,    /* bytes as they are; dtype in == dtype out */
 	DSCK_XF_CAST,    /* BF16/F16/F32 -> BF16/F16/F32, through f32, RNE */
@@ -39,9 +43,11 @@ enum dsck_xform {
 			  * the QUANT tensor's tiles, has no work of its own */
 };
 
-/* A rectangle of the source's 2-D view copied to a place in the output's
- * 2-D view (rows = shape[0], cols = the product of the other dims). */
+/* A rectangle of a source's 2-D view copied to a place in the output's
+ * 2-D view (rows = shape[0], cols = the product of the other dims). The
+ * pieces of one output may come from several sources (MP rank files). */
 struct dsck_plan_piece {
+	uint32_t src;                 /* index into ck->tensors of the piece's source */
 	uint64_t src_row, src_col;
 	uint64_t dst_row, dst_col;
 	uint64_t rows, cols;
@@ -92,14 +98,24 @@ struct dsck_plan {
 	struct dsck_plan_side *side;
 	uint64_t block_rows, block_cols;   /* FP8 block of DEQUANT and QUANT */
 	int scale_ue8m0;                   /* QUANT: round scales up to 2^k */
-	const char *meta_kv[2];            /* __metadata__ of every output file */
-	size_t n_meta;
+	const char *meta_kv[2 * DSCK_PLAN_MAX_META]; /* __metadata__ of every output file */
+	size_t n_meta;                     /* pairs */
+	char meta_store[2 * DSCK_PLAN_MAX_META][64];
 	char kind[16];                     /* "convert", "shard": names the state file */
 };
 
 /* Empty plan; block 128x128, metadata {"format": "pt"}. */
 void dsck_plan_init(struct dsck_plan *p, const char *kind);
 void dsck_plan_release(struct dsck_plan *p);
+
+/* Add a __metadata__ pair to every output file (copied; at most
+ * DSCK_PLAN_MAX_META pairs of at most 63 bytes each). */
+enum dsck_err dsck_plan_add_meta(struct dsck_plan *p, const char *key,
+				 const char *value, struct dsck_error *err);
+/* Append a piece; *out (optional) receives its index. */
+enum dsck_err dsck_plan_add_piece(struct dsck_plan *p,
+				  const struct dsck_plan_piece *pc, size_t *out,
+				  struct dsck_error *err);
 
 /* Start a new output file; tensors added next belong to it. */
 enum dsck_err dsck_plan_add_file(struct dsck_plan *p, const char *name,

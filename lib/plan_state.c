@@ -98,9 +98,14 @@ enum dsck_err pe_fingerprint(struct pe_engine *e, struct dsck_error *err)
 			rc = hash_src(e, &h, pt->src, err);
 		if (!rc)
 			rc = hash_src(e, &h, pt->src_scale, err);
-		for (uint32_t k = 0; k < pt->npieces && !rc; k++)
-			rc = dsck_sha256_update(&h, &p->pieces[pt->piece0 + k],
-						sizeof p->pieces[0], err);
+		for (uint32_t k = 0; k < pt->npieces && !rc; k++) {
+			const struct dsck_plan_piece *pc = &p->pieces[pt->piece0 + k];
+			uint64_t v[6] = { pc->src_row, pc->src_col, pc->dst_row,
+					  pc->dst_col, pc->rows, pc->cols };
+			rc = hash_src(e, &h, pc->src, err);
+			for (int j = 0; j < 6 && !rc; j++)
+				rc = hash_u64(&h, v[j], err);
+		}
 	}
 	for (size_t i = 0; i < p->n_side && !rc; i++) {
 		rc = hash_str(&h, p->side[i].name, err);

@@ -304,7 +304,10 @@ static enum dsck_err read_input(struct pe_engine *e, const struct pe_item *it,
 {
 	const struct dsck_plan *p = e->p;
 	const struct dsck_plan_tensor *pt = tl->pt;
-	const struct dsck_ckpt_tensor *ct = &e->ck->tensors[pt->src];
+	uint32_t src = pt->src;
+	if (pt->xf == DSCK_XF_COPY && pt->npieces)
+		src = p->pieces[pt->piece0 + it->u].src;
+	const struct dsck_ckpt_tensor *ct = &e->ck->tensors[src];
 	const struct dsck_st_tensor *st = ct->t;
 	const struct dsck_st *shard = e->ck->shards[ct->shard];
 	unsigned isz = esize(st->dtype);

@@ -217,10 +217,8 @@ static void test_engine(const char *dir, int ue8m0, unsigned threads)
 	add(&p, ck, "wh", "wide", DSCK_XF_DEQUANT, DSCK_F16, 2, 3, WIDE_C,
 	    ck_idx(ck, "wide_scale_inv"), -1);
 	/* a slice: rows 130..259, cols 3..202 of w placed at (1, 5) of a 131 x 210 tensor */
-	struct dsck_plan_piece pc = { 130, 3, 1, 5, 129, 200 };
-	p.pieces = malloc(sizeof pc);
-	p.pieces[0] = pc;
-	p.n_pieces = p.cap_pieces = 1;
+	struct dsck_plan_piece pc = { (uint32_t)ck_idx(ck, "w"), 130, 3, 1, 5, 129, 200 };
+	dsck_plan_add_piece(&p, &pc, NULL, &err);
 	add(&p, ck, "slice", "w", DSCK_XF_COPY, DSCK_F8_E4M3, 2, 131, 210, -1, -1);
 	p.t[p.n - 1].npieces = 1;
 	CHECK(dsck_plan_layout(&p, &err) == DSCK_OK, "layout (%s)", err.detail);
