@@ -31,7 +31,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_A    := $(B)/libdsck.a
 HDRS     := $(wildcard lib/*.h kernels/*.h)
 
-TOOLS    := inspect verify synth convert
+TOOLS    := inspect verify synth convert shard
 TOOL_BIN := $(TOOLS:%=$(B)/bin/dsck-%)
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))

@@ -141,7 +141,9 @@ int dsck_mp_hf_name(const char *mp, char *out, size_t cap)
 	rename_seg(&g, "attn", "self_attn");
 	rename_seg(&g, "ffn", "mlp");
 	char *key = g.s[g.n - 2];
-	if (g.n == 2 && strcmp(key, "head") == 0) {
+	if (strcmp(key, "head") == 0) {
+		if (g.n != 2) /* MTP shared_head.head keeps its name */
+			return join_segs(&g, 0, "model.", out, cap);
 		snprintf(key, SEG_MAX, "lm_head");
 		return join_segs(&g, 0, "", out, cap); /* no "model." prefix */
 	}
