@@ -229,6 +229,10 @@ int insp_print_text(FILE *out, const struct dsck_ckpt *ck,
 			s->block_rows, s->block_cols);
 	else
 		fprintf(out, "layout:      BF16 (no FP8 tensors)\n");
+	if (ck->mp_ranks)
+		fprintf(out, "mp:          DeepSeek model-parallel files for %u ranks (model{r}-mp%u);\n"
+			"             tensors and bytes above count every rank's file (replicas included);\n"
+			"             dsck-shard --hf rebuilds the HF layout\n", ck->mp_ranks, ck->mp_ranks);
 	if (ck->has_config && ck->cfg.has_auto_map)
 		fprintf(out, "notes:       config.json names remote code (auto_map); dsck never runs it\n");
 	if (s->n_findings == 0)

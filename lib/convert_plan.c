@@ -1,5 +1,5 @@
 /*
- * convert_plan.c - dsck-convert's plan (convert_plan.h, formats.md §12).
+ * convert_plan.c - dsck-convert's plan (convert_plan.h, formats.md §11).
  *
  * Units are taken in input order (shard by shard, data offset order): a
  * tensor, and for an FP8 weight its scale, wherever that lives. A unit's
@@ -378,6 +378,12 @@ enum dsck_err dsck_convert_plan_build(const struct dsck_ckpt *ck,
 	memset(&inv, 0, sizeof inv);
 	memset(stats, 0, sizeof *stats);
 	dsck_plan_init(p, "convert");
+	if (ck->mp_ranks) {
+		dsck_error_file(err, ck->path);
+		return dsck_error_set(err, DSCK_E_UNSUPPORTED,
+				      "a directory of DeepSeek model-parallel files (%u ranks): convert the HF layout (dsck-shard --hf), then reshard the result",
+				      ck->mp_ranks);
+	}
 	if (ck->has_config) {
 		p->block_rows = ck->cfg.block_rows;
 		p->block_cols = ck->cfg.block_cols;

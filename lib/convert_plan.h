@@ -1,5 +1,5 @@
 /*
- * convert_plan.h - the plan of dsck-convert (formats.md §12, CV-R1..CV-R7):
+ * convert_plan.h - the plan of dsck-convert (formats.md §11, CV-R1..CV-R7):
  * which tensors change dtype and how, where each lands, and the side files
  * of a complete Hugging Face directory.
  */

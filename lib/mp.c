@@ -1,4 +1,4 @@
-/* mp.c - the naming and split table of the MP layout (mp.h, formats.md §14). */
+/* mp.c - the naming and split table of the MP layout (mp.h, formats.md §12). */
 #include "mp.h"
 
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * mp.h - DeepSeek's model-parallel layout (inference/convert.py): the one
- * naming and split table (formats.md §14, MP-R1..MP-R4).
+ * naming and split table (formats.md §12, MP-R1..MP-R3).
  *
  * An HF tensor name maps to an MP name by segments: the "model." prefix
  * goes, self_attn -> attn, mlp -> ffn, weight_scale_inv -> scale,

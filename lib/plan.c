@@ -1,4 +1,4 @@
-/* plan.c - building a plan and laying out its files (plan.h, formats.md §11). */
+/* plan.c - building a plan and laying out its files (plan.h, formats.md §10). */
 #include "plan.h"
 
 #include "arith.h"

@@ -1,6 +1,6 @@
 /*
  * plan.h - a conversion plan and the one streaming engine that executes it
- * (formats.md §11, PL-R1..PL-R9).
+ * (formats.md §10, PL-R1..PL-R8).
  *
  * A plan lists output files; each file is an ordered list of output tensors;
  * each output tensor is computed from one input tensor of a dsck_ckpt by a

@@ -1,5 +1,5 @@
 /*
- * shard_plan.c - dsck-shard's plans (shard_plan.h, formats.md §14).
+ * shard_plan.c - dsck-shard's plans (shard_plan.h, formats.md §12).
  *
  * 1. The input as logical tensors (lview): for an HF checkpoint each
  *    tensor is itself (one piece); for an MP(N) directory the ranks'

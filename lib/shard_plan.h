@@ -1,5 +1,5 @@
 /*
- * shard_plan.h - the plans of dsck-shard (formats.md §14, MP-R1..MP-R8):
+ * shard_plan.h - the plans of dsck-shard (formats.md §12, MP-R1..MP-R8):
  * HF -> MP(N) in the layout of DeepSeek's inference/convert.py, MP(N) ->
  * MP(M), MP(N) -> HF, and HF re-splits. The input is seen as logical
  * tensors (HF names, full shapes), each made of pieces of the input files:

@@ -334,6 +334,14 @@ int main(int argc, char **argv)
 		goto report;
 	}
 
+	if (ck->mp_ranks) {
+		/* MP-R4: names repeat across rank files; check the HF layout */
+		dsck_error_file(&err, o.path);
+		rc = dsck_error_set(&err, DSCK_E_UNSUPPORTED,
+				    "a directory of DeepSeek model-parallel files (%u ranks): dsck-verify checks the HF layout; rebuild it with dsck-shard --hf %s DIR and verify DIR",
+				    ck->mp_ranks, o.path);
+		goto fail;
+	}
 	if (ck->has_config) {
 		size_t nf = 0, before = r.n;
 		if ((rc = dsck_check_structure(ck, on_finding, &r, &nf, &err)))
