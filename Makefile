@@ -20,19 +20,23 @@ WARN     := -std=c11 -Wall -Wextra -Werror -Wvla -Wshadow -Wformat=2 \
             -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-             -DDSCK_VERSION='"$(VERSION)"' -pthread -Ilib -Ikernels
-LDLIBS   := -lcjson -lcrypto -lz -lm -pthread
+             -DDSCK_VERSION='"$(VERSION)"' -pthread -Ilib -Ikernels -Iruntime
+LDLIBS   := -lcjson -lcrypto -lz -lpcre2-8 -lm -pthread
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-LIB_SRC  := $(sort $(wildcard lib/*.c kernels/*.c))
+# runtime/main.c is dsck-run; the rest of runtime/ is library code.
+LIB_SRC  := $(sort $(wildcard lib/*.c kernels/*.c) $(filter-out runtime/main.c,$(wildcard runtime/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_A    := $(B)/libdsck.a
-HDRS     := $(wildcard lib/*.h kernels/*.h)
+HDRS     := $(wildcard lib/*.h kernels/*.h runtime/*.h)
 
 TOOLS    := inspect verify synth convert shard
 TOOL_BIN := $(TOOLS:%=$(B)/bin/dsck-%)
+ifneq ($(wildcard runtime/main.c),)
+TOOL_BIN += $(B)/bin/dsck-run
+endif
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -43,7 +47,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 .PHONY: all test test-plain test-asan demo deps fuzz install clean tests-bin
 
 # Debian packages: compiler, cJSON, OpenSSL (SHA-256), clang for libFuzzer.
-DEB_PKGS := build-essential clang libcjson-dev libssl-dev zlib1g-dev python3 python3-pip
+DEB_PKGS := build-essential clang libcjson-dev libssl-dev zlib1g-dev libpcre2-dev python3 python3-pip
 deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null
@@ -58,6 +62,10 @@ $(B)/%.o: %.c $(HDRS) Makefile
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(B)/bin/dsck-run: $(B)/runtime/main.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # A tool is every .c file in its folder, linked against libdsck.
 .SECONDEXPANSION:

@@ -1,0 +1,794 @@
+/*
+ * model.c - the fp32 reference forward pass (model.h, formats.md §14).
+ *
+ * Shapes (S tokens of one call, H heads): x [S, dim]; q [S, H, nope+rope];
+ * kv_a [S, kv_lora+rope]; naive caches k [T, H, nope+rope], v [T, H, v];
+ * absorb caches kv [T, kv_lora], pe [T, rope]; scores [S, H, T].
+ */
+#include "model.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NAME 160
+
+struct dsck_layer {
+	int moe;
+	struct dsck_weight attn_norm, ffn_norm;
+	struct dsck_weight wq, wq_a, q_norm, wq_b;
+	struct dsck_weight wkv_a, kv_norm, wkv_b, wo;
+	struct dsck_weight w1, w2, w3;            /* dense MLP */
+	struct dsck_weight gate, bias;
+	int has_bias;
+	struct dsck_weight *ew;                   /* routed experts: [E][3] w1, w2, w3 */
+	int has_shared;
+	struct dsck_weight sw1, sw2, sw3;
+};
+
+struct dsck_seq {
+	uint64_t len, cap;          /* positions held, allocated */
+	uint64_t n_layers;
+	float **k, **v;             /* naive, per layer */
+	float **kv, **pe;           /* absorb, per layer */
+};
+
+static enum dsck_err load_weight(struct dsck_model *m, struct dsck_weight *w, uint64_t rows,
+			  uint64_t cols, int optional, int *found, struct dsck_error *err,
+			  const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+
+static enum dsck_err load_weight(struct dsck_model *m, struct dsck_weight *w, uint64_t rows,
+			  uint64_t cols, int optional, int *found, struct dsck_error *err,
+			  const char *fmt, ...)
+{
+	char name[NAME];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof name, fmt, ap);
+	va_end(ap);
+	return dsck_weight_get(&m->map, name, rows, cols, optional, w, found, err);
+}
+
+static enum dsck_err load_layer(struct dsck_model *m, uint64_t i, struct dsck_layer *L,
+				struct dsck_error *err)
+{
+	const struct dsck_config *c = m->cfg;
+	uint64_t H = m->n_heads, qk = m->nope + m->rope, D = m->dim;
+	enum dsck_err rc;
+	const char *p = "model.layers";
+#define GET(w, r, cl, ...) do { rc = load_weight(m, w, r, cl, 0, NULL, err, __VA_ARGS__); if (rc) return rc; } while (0)
+	GET(&L->attn_norm, 1, D, "%s.%llu.input_layernorm.weight", p, (unsigned long long)i);
+	GET(&L->ffn_norm, 1, D, "%s.%llu.post_attention_layernorm.weight", p, (unsigned long long)i);
+	if (m->q_lora) {
+		GET(&L->wq_a, m->q_lora, D, "%s.%llu.self_attn.q_a_proj.weight", p, (unsigned long long)i);
+		GET(&L->q_norm, 1, m->q_lora, "%s.%llu.self_attn.q_a_layernorm.weight", p, (unsigned long long)i);
+		GET(&L->wq_b, H * qk, m->q_lora, "%s.%llu.self_attn.q_b_proj.weight", p, (unsigned long long)i);
+	} else {
+		GET(&L->wq, H * qk, D, "%s.%llu.self_attn.q_proj.weight", p, (unsigned long long)i);
+	}
+	GET(&L->wkv_a, m->kv_lora + m->rope, D, "%s.%llu.self_attn.kv_a_proj_with_mqa.weight", p,
+	    (unsigned long long)i);
+	GET(&L->kv_norm, 1, m->kv_lora, "%s.%llu.self_attn.kv_a_layernorm.weight", p, (unsigned long long)i);
+	GET(&L->wkv_b, H * (m->nope + m->vdim), m->kv_lora, "%s.%llu.self_attn.kv_b_proj.weight", p,
+	    (unsigned long long)i);
+	GET(&L->wo, D, H * m->vdim, "%s.%llu.self_attn.o_proj.weight", p, (unsigned long long)i);
+	L->moe = dsck_config_layer_is_moe(c, i);
+	if (!L->moe) {
+		uint64_t I = c->intermediate_size;
+		GET(&L->w1, I, D, "%s.%llu.mlp.gate_proj.weight", p, (unsigned long long)i);
+		GET(&L->w3, I, D, "%s.%llu.mlp.up_proj.weight", p, (unsigned long long)i);
+		GET(&L->w2, D, I, "%s.%llu.mlp.down_proj.weight", p, (unsigned long long)i);
+		return DSCK_OK;
+	}
+	uint64_t E = c->n_routed_experts, I = c->moe_intermediate_size;
+	GET(&L->gate, E, D, "%s.%llu.mlp.gate.weight", p, (unsigned long long)i);
+	rc = load_weight(m, &L->bias, 1, E, 1, &L->has_bias, err, "%s.%llu.mlp.gate.e_score_correction_bias",
+		  p, (unsigned long long)i);
+	if (rc)
+		return rc;
+	L->ew = calloc(E * 3, sizeof *L->ew);
+	if (!L->ew)
+		return dsck_error_set(err, DSCK_E_NOMEM, "expert table");
+	for (uint64_t e = 0; e < E; e++) {
+		GET(&L->ew[3 * e], I, D, "%s.%llu.mlp.experts.%llu.gate_proj.weight", p,
+		    (unsigned long long)i, (unsigned long long)e);
+		GET(&L->ew[3 * e + 1], D, I, "%s.%llu.mlp.experts.%llu.down_proj.weight", p,
+		    (unsigned long long)i, (unsigned long long)e);
+		GET(&L->ew[3 * e + 2], I, D, "%s.%llu.mlp.experts.%llu.up_proj.weight", p,
+		    (unsigned long long)i, (unsigned long long)e);
+	}
+	if (c->n_shared_experts) {
+		uint64_t SI = c->n_shared_experts * I;
+		L->has_shared = 1;
+		GET(&L->sw1, SI, D, "%s.%llu.mlp.shared_experts.gate_proj.weight", p, (unsigned long long)i);
+		GET(&L->sw3, SI, D, "%s.%llu.mlp.shared_experts.up_proj.weight", p, (unsigned long long)i);
+		GET(&L->sw2, D, SI, "%s.%llu.mlp.shared_experts.down_proj.weight", p, (unsigned long long)i);
+	}
+#undef GET
+	return DSCK_OK;
+}
+
+/*
+ * RT-R4: RoPE frequencies of model.py's precompute_freqs_cis, in fp32:
+ * base^(-2i/d), with YaRN's ramp between the correction dims when the
+ * model's sequence limit exceeds the original one.
+ */
+static int rope_table(struct dsck_model *m)
+{
+	const struct dsck_config *c = m->cfg;
+	uint64_t half = m->rope / 2;
+	float *freqs = malloc(half * sizeof *freqs);
+	m->cos = malloc(m->max_seq * half * sizeof *m->cos);
+	m->sin = malloc(m->max_seq * half * sizeof *m->sin);
+	if (!freqs || !m->cos || !m->sin) {
+		free(freqs);
+		return -1;
+	}
+	double base = c->rope_theta, d = (double)m->rope;
+	for (uint64_t i = 0; i < half; i++)
+		freqs[i] = 1.0f / powf((float)base, (float)(2 * i) / (float)m->rope);
+	uint64_t limit = c->max_position_embeddings;
+	uint64_t orig = c->rope_original_max_position_embeddings;
+	if (c->has_rope_scaling && limit > orig) {
+		double lowf = d * log((double)orig / (c->rope_beta_fast * 2 * M_PI)) / (2 * log(base));
+		double highf = d * log((double)orig / (c->rope_beta_slow * 2 * M_PI)) / (2 * log(base));
+		double low = floor(lowf), high = ceil(highf);
+		if (low < 0)
+			low = 0;
+		if (high > d - 1)
+			high = d - 1;
+		if (low == high)
+			high += 0.001;
+		for (uint64_t i = 0; i < half; i++) {
+			float ramp = ((float)i - (float)low) / (float)(high - low);
+			ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+			float smooth = 1 - ramp;
+			freqs[i] = freqs[i] / (float)c->rope_factor * (1 - smooth) + freqs[i] * smooth;
+		}
+	}
+	for (uint64_t t = 0; t < m->max_seq; t++)
+		for (uint64_t i = 0; i < half; i++) {
+			float a = (float)t * freqs[i];
+			m->cos[t * half + i] = cosf(a);
+			m->sin[t * half + i] = sinf(a);
+		}
+	free(freqs);
+	/* softmax scale: qk^-0.5, times mscale^2 when YaRN is on (RT-R4) */
+	m->softmax_scale = 1.0f / sqrtf((float)(m->nope + m->rope));
+	if (c->has_rope_scaling && limit > orig) {
+		double ms = c->rope_mscale_all_dim > 0 ? c->rope_mscale_all_dim : c->rope_mscale;
+		float mscale = (float)(0.1 * ms * log(c->rope_factor) + 1.0);
+		m->softmax_scale *= mscale * mscale;
+	}
+	return 0;
+}
+
+enum dsck_err dsck_model_open(const struct dsck_ckpt *ck, const struct dsck_model_opts *o,
+			      struct dsck_model **out, struct dsck_error *err)
+{
+	struct dsck_model *m = NULL;
+	enum dsck_err rc;
+	const struct dsck_config *c = &ck->cfg;
+	int found;
+
+	*out = NULL;
+	if (!ck->has_config) {
+		dsck_error_file(err, ck->path);
+		return dsck_error_set(err, DSCK_E_CONFIG_MISSING, "the forward pass needs config.json");
+	}
+	if (ck->mp_ranks) {
+		dsck_error_file(err, ck->path);
+		return dsck_error_set(err, DSCK_E_UNSUPPORTED,
+				      "MP rank files: rebuild the HF layout with dsck-shard --hf");
+	}
+	m = calloc(1, sizeof *m);
+	if (!m)
+		return dsck_error_set(err, DSCK_E_NOMEM, "model");
+	m->ck = ck;
+	m->cfg = c;
+	m->attn = o->attn;
+	m->dim = c->hidden_size;
+	m->n_heads = c->num_attention_heads;
+	m->q_lora = c->q_lora_rank;
+	m->kv_lora = c->kv_lora_rank;
+	m->nope = c->qk_nope_head_dim;
+	m->rope = c->qk_rope_head_dim;
+	m->vdim = c->v_head_dim;
+	m->vocab = c->vocab_size;
+	m->n_layers = c->num_hidden_layers;
+	m->max_seq = o->max_seq ? o->max_seq : 4096;
+	if (c->max_position_embeddings && m->max_seq > c->max_position_embeddings)
+		m->max_seq = c->max_position_embeddings;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	m->pool = dsck_pool_create(o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 1));
+	if (!m->pool || rope_table(m)) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "model tables");
+		goto fail;
+	}
+	rc = dsck_wmap_open(ck, &m->map, err);
+	if (rc)
+		goto fail;
+	rc = dsck_weight_get(&m->map, "model.embed_tokens.weight", m->vocab, m->dim, 0, &m->embed, NULL, err);
+	if (!rc)
+		rc = dsck_weight_get(&m->map, "model.norm.weight", 1, m->dim, 0, &m->norm, NULL, err);
+	if (!rc) {
+		rc = dsck_weight_get(&m->map, "lm_head.weight", m->vocab, m->dim, c->tie_word_embeddings,
+				     &m->head, &found, err);
+		if (!rc && !found)
+			m->head = m->embed;
+	}
+	if (rc)
+		goto fail;
+	m->layers = calloc(m->n_layers ? m->n_layers : 1, sizeof *m->layers);
+	if (!m->layers) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "layers");
+		goto fail;
+	}
+	for (uint64_t i = 0; i < m->n_layers && !rc; i++)
+		rc = load_layer(m, i, &m->layers[i], err);
+	if (rc)
+		goto fail;
+	*out = m;
+	return DSCK_OK;
+fail:
+	dsck_model_close(m);
+	return rc;
+}
+
+void dsck_model_close(struct dsck_model *m)
+{
+	if (!m)
+		return;
+	for (uint64_t i = 0; m->layers && i < m->n_layers; i++)
+		free(m->layers[i].ew);
+	free(m->layers);
+	dsck_wmap_close(&m->map);
+	dsck_pool_free(m->pool);
+	free(m->cos);
+	free(m->sin);
+	free(m);
+}
+
+/* ---- sequences -------------------------------------------------------- */
+
+enum dsck_err dsck_seq_new(const struct dsck_model *m, struct dsck_seq **out,
+			   struct dsck_error *err)
+{
+	struct dsck_seq *s = calloc(1, sizeof *s);
+	*out = NULL;
+	if (!s)
+		return dsck_error_set(err, DSCK_E_NOMEM, "sequence");
+	s->n_layers = m->n_layers;
+	s->k = calloc(m->n_layers, sizeof *s->k);
+	s->v = calloc(m->n_layers, sizeof *s->v);
+	s->kv = calloc(m->n_layers, sizeof *s->kv);
+	s->pe = calloc(m->n_layers, sizeof *s->pe);
+	if (!s->k || !s->v || !s->kv || !s->pe) {
+		dsck_seq_free(s);
+		return dsck_error_set(err, DSCK_E_NOMEM, "sequence");
+	}
+	*out = s;
+	return DSCK_OK;
+}
+
+uint64_t dsck_seq_len(const struct dsck_seq *s)
+{
+	return s->len;
+}
+
+void dsck_seq_free(struct dsck_seq *s)
+{
+	if (!s)
+		return;
+	for (uint64_t i = 0; i < s->n_layers; i++) {
+		if (s->k)
+			free(s->k[i]);
+		if (s->v)
+			free(s->v[i]);
+		if (s->kv)
+			free(s->kv[i]);
+		if (s->pe)
+			free(s->pe[i]);
+	}
+	free(s->k);
+	free(s->v);
+	free(s->kv);
+	free(s->pe);
+	free(s);
+}
+
+/* Room for `need` positions: caches grow by doubling (RT-R6). */
+static int seq_reserve(const struct dsck_model *m, struct dsck_seq *s, uint64_t need)
+{
+	if (need <= s->cap)
+		return 0;
+	uint64_t cap = s->cap ? s->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	if (cap > m->max_seq)
+		cap = m->max_seq;
+	uint64_t H = m->n_heads;
+	for (uint64_t l = 0; l < s->n_layers; l++) {
+		float **a, **b;
+		uint64_t na, nb;
+		if (m->attn == DSCK_ATTN_NAIVE) {
+			a = &s->k[l];
+			b = &s->v[l];
+			na = H * (m->nope + m->rope);
+			nb = H * m->vdim;
+		} else {
+			a = &s->kv[l];
+			b = &s->pe[l];
+			na = m->kv_lora;
+			nb = m->rope;
+		}
+		float *x = realloc(*a, cap * na * sizeof *x);
+		if (!x)
+			return -1;
+		*a = x;
+		float *y = realloc(*b, cap * nb * sizeof *y);
+		if (!y)
+			return -1;
+		*b = y;
+	}
+	s->cap = cap;
+	return 0;
+}
+
+/* ---- pieces of the forward pass --------------------------------------- */
+
+/* RT-R2: RMSNorm in fp32: x * 1/sqrt(mean(x^2) + eps) * w, rows of n. */
+static void rmsnorm(float *y, const float *x, const float *w, size_t rows, size_t n, float eps)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *xr = x + r * n;
+		float ss = 0;
+		for (size_t i = 0; i < n; i++)
+			ss += xr[i] * xr[i];
+		float inv = 1.0f / sqrtf(ss / (float)n + eps);
+		for (size_t i = 0; i < n; i++)
+			y[r * n + i] = xr[i] * inv * w[i];
+	}
+}
+
+/* Interleaved pairs (x[2i], x[2i+1]) rotated by position pos (RT-R4). */
+static void rope_apply(const struct dsck_model *m, float *x, uint64_t pos)
+{
+	uint64_t half = m->rope / 2;
+	const float *cs = m->cos + pos * half, *sn = m->sin + pos * half;
+	for (uint64_t i = 0; i < half; i++) {
+		float a = x[2 * i], b = x[2 * i + 1];
+		x[2 * i] = a * cs[i] - b * sn[i];
+		x[2 * i + 1] = a * sn[i] + b * cs[i];
+	}
+}
+
+struct attn_ctx {
+	const struct dsck_model *m;
+	const struct dsck_layer *L;
+	struct dsck_seq *s;
+	uint64_t l, pos0;
+	size_t S;
+	const float *q;        /* [S, H, nope+rope], q_pe roped */
+	const float *qn;       /* absorb: [S, H, kv_lora] */
+	float *o;              /* naive: [S, H, v]; absorb: o_lat [S, H, kv_lora] */
+	float *scores;         /* per item scratch: [items][T] */
+	uint64_t T;
+};
+
+static void softmax(float *p, uint64_t n)
+{
+	float mx = -INFINITY, sum = 0;
+	for (uint64_t i = 0; i < n; i++)
+		mx = p[i] > mx ? p[i] : mx;
+	for (uint64_t i = 0; i < n; i++) {
+		p[i] = expf(p[i] - mx);
+		sum += p[i];
+	}
+	for (uint64_t i = 0; i < n; i++)
+		p[i] /= sum;
+}
+
+/* One (token, head) of attention over the cache, causal (RT-R5). */
+static void attn_items(void *vctx, size_t b, size_t e)
+{
+	struct attn_ctx *c = vctx;
+	const struct dsck_model *m = c->m;
+	uint64_t H = m->n_heads, qk = m->nope + m->rope;
+	for (size_t it = b; it < e; it++) {
+		size_t si = it / H, h = it % H;
+		uint64_t T = c->pos0 + si + 1; /* causal: positions 0..pos0+si */
+		float *p = c->scores + it * c->T;
+		const float *q = c->q + (si * H + h) * qk;
+		if (m->attn == DSCK_ATTN_NAIVE) {
+			const float *K = c->s->k[c->l], *V = c->s->v[c->l];
+			for (uint64_t t = 0; t < T; t++) {
+				const float *k = K + (t * H + h) * qk;
+				float d = 0;
+				for (uint64_t i = 0; i < qk; i++)
+					d += q[i] * k[i];
+				p[t] = d * m->softmax_scale;
+			}
+			softmax(p, T);
+			float *o = c->o + (si * H + h) * m->vdim;
+			memset(o, 0, m->vdim * sizeof *o);
+			for (uint64_t t = 0; t < T; t++) {
+				const float *v = V + (t * H + h) * m->vdim;
+				for (uint64_t i = 0; i < m->vdim; i++)
+					o[i] += p[t] * v[i];
+			}
+		} else {
+			const float *KV = c->s->kv[c->l], *PE = c->s->pe[c->l];
+			const float *qn = c->qn + (si * H + h) * m->kv_lora;
+			const float *qp = q + m->nope;
+			for (uint64_t t = 0; t < T; t++) {
+				const float *kv = KV + t * m->kv_lora, *pe = PE + t * m->rope;
+				float d1 = 0, d2 = 0;
+				for (uint64_t i = 0; i < m->kv_lora; i++)
+					d1 += qn[i] * kv[i];
+				for (uint64_t i = 0; i < m->rope; i++)
+					d2 += qp[i] * pe[i];
+				p[t] = (d1 + d2) * m->softmax_scale;
+			}
+			softmax(p, T);
+			float *o = c->o + (si * H + h) * m->kv_lora;
+			memset(o, 0, m->kv_lora * sizeof *o);
+			for (uint64_t t = 0; t < T; t++) {
+				const float *kv = KV + t * m->kv_lora;
+				for (uint64_t i = 0; i < m->kv_lora; i++)
+					o[i] += p[t] * kv[i];
+			}
+		}
+	}
+}
+
+/* MLA (RT-R3): out [S, dim] from h [S, dim] at positions pos0.. */
+static enum dsck_err attention(const struct dsck_model *m, const struct dsck_layer *L,
+			       struct dsck_seq *s, uint64_t l, const float *h, size_t S,
+			       uint64_t pos0, float *out, struct dsck_error *err)
+{
+	uint64_t H = m->n_heads, qk = m->nope + m->rope, kvd = m->kv_lora + m->rope;
+	float eps = (float)m->cfg->rms_norm_eps;
+	float *q = malloc(S * H * qk * sizeof *q);
+	float *kv = malloc(S * kvd * sizeof *kv);
+	float *qa = m->q_lora ? malloc(S * m->q_lora * sizeof *qa) : NULL;
+	float *wvec = malloc((m->q_lora > m->kv_lora ? m->q_lora : m->kv_lora) * sizeof *wvec);
+	uint64_t T = pos0 + S;
+	float *scores = malloc(S * H * T * sizeof *scores);
+	uint64_t olen = m->attn == DSCK_ATTN_NAIVE ? m->vdim : m->kv_lora;
+	float *o = malloc(S * H * olen * sizeof *o);
+	float *ov = malloc(S * H * m->vdim * sizeof *ov);
+	float *qn = NULL, *kvb = NULL, *tmp = NULL;
+	enum dsck_err rc = DSCK_OK;
+
+	if (!q || !kv || (m->q_lora && !qa) || !wvec || !scores || !o || !ov) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "attention buffers");
+		goto out;
+	}
+	if (m->q_lora) {
+		dsck_matmul(m->pool, &L->wq_a, h, S, qa);
+		dsck_weight_vec(&L->q_norm, wvec);
+		rmsnorm(qa, qa, wvec, S, m->q_lora, eps);
+		dsck_matmul(m->pool, &L->wq_b, qa, S, q);
+	} else {
+		dsck_matmul(m->pool, &L->wq, h, S, q);
+	}
+	dsck_matmul(m->pool, &L->wkv_a, h, S, kv);
+	dsck_weight_vec(&L->kv_norm, wvec);
+	for (size_t si = 0; si < S; si++) {
+		float *row = kv + si * kvd;
+		rmsnorm(row, row, wvec, 1, m->kv_lora, eps);  /* kv_norm on the latent only */
+		rope_apply(m, row + m->kv_lora, pos0 + si);    /* k_pe: one shared head */
+		for (uint64_t hh = 0; hh < H; hh++)
+			rope_apply(m, q + (si * H + hh) * qk + m->nope, pos0 + si);
+	}
+	if (m->attn == DSCK_ATTN_NAIVE) {
+		uint64_t kvbd = H * (m->nope + m->vdim);
+		float *lat = malloc(S * m->kv_lora * sizeof *lat);
+		kvb = malloc(S * kvbd * sizeof *kvb);
+		if (!lat || !kvb) {
+			free(lat);
+			rc = dsck_error_set(err, DSCK_E_NOMEM, "attention buffers");
+			goto out;
+		}
+		for (size_t si = 0; si < S; si++)
+			memcpy(lat + si * m->kv_lora, kv + si * kvd, m->kv_lora * sizeof *lat);
+		dsck_matmul(m->pool, &L->wkv_b, lat, S, kvb);
+		free(lat);
+		for (size_t si = 0; si < S; si++)
+			for (uint64_t hh = 0; hh < H; hh++) {
+				float *k = s->k[l] + ((pos0 + si) * H + hh) * qk;
+				const float *src = kvb + si * kvbd + hh * (m->nope + m->vdim);
+				memcpy(k, src, m->nope * sizeof *k);
+				memcpy(k + m->nope, kv + si * kvd + m->kv_lora, m->rope * sizeof *k);
+				memcpy(s->v[l] + ((pos0 + si) * H + hh) * m->vdim, src + m->nope,
+				       m->vdim * sizeof(float));
+			}
+	} else {
+		for (size_t si = 0; si < S; si++) {
+			memcpy(s->kv[l] + (pos0 + si) * m->kv_lora, kv + si * kvd, m->kv_lora * sizeof(float));
+			memcpy(s->pe[l] + (pos0 + si) * m->rope, kv + si * kvd + m->kv_lora,
+			       m->rope * sizeof(float));
+		}
+		/* absorb: q_nope' = q_nope . W_kv_b[h, :nope]  [S, H, kv_lora] */
+		qn = malloc(S * H * m->kv_lora * sizeof *qn);
+		tmp = malloc(S * (m->kv_lora > m->nope ? m->kv_lora : m->nope) * sizeof *tmp);
+		float *t2 = malloc(S * m->kv_lora * sizeof *t2);
+		if (!qn || !tmp || !t2) {
+			free(t2);
+			rc = dsck_error_set(err, DSCK_E_NOMEM, "attention buffers");
+			goto out;
+		}
+		for (uint64_t hh = 0; hh < H; hh++) {
+			for (size_t si = 0; si < S; si++)
+				memcpy(tmp + si * m->nope, q + (si * H + hh) * qk, m->nope * sizeof *tmp);
+			dsck_matmul_t(m->pool, &L->wkv_b, hh * (m->nope + m->vdim), m->nope, tmp, S, t2);
+			for (size_t si = 0; si < S; si++)
+				memcpy(qn + (si * H + hh) * m->kv_lora, t2 + si * m->kv_lora,
+				       m->kv_lora * sizeof *qn);
+		}
+		free(t2);
+	}
+	struct attn_ctx c = { m, L, s, l, pos0, S, q, qn, o, scores, T };
+	dsck_pool_run(m->pool, S * H, 1, attn_items, &c);
+	if (m->attn == DSCK_ATTN_NAIVE) {
+		memcpy(ov, o, S * H * m->vdim * sizeof *ov);
+	} else {
+		/* o[h] = o_lat[h] . W_kv_b[h, nope:]^T  [S, H, v] */
+		float *t3 = malloc(S * m->vdim * sizeof *t3);
+		if (!t3) {
+			rc = dsck_error_set(err, DSCK_E_NOMEM, "attention buffers");
+			goto out;
+		}
+		for (uint64_t hh = 0; hh < H; hh++) {
+			for (size_t si = 0; si < S; si++)
+				memcpy(tmp + si * m->kv_lora, o + (si * H + hh) * m->kv_lora,
+				       m->kv_lora * sizeof *tmp);
+			dsck_matmul_band(m->pool, &L->wkv_b, hh * (m->nope + m->vdim) + m->nope, m->vdim,
+					 tmp, S, t3);
+			for (size_t si = 0; si < S; si++)
+				memcpy(ov + (si * H + hh) * m->vdim, t3 + si * m->vdim, m->vdim * sizeof *ov);
+		}
+		free(t3);
+	}
+	dsck_matmul(m->pool, &L->wo, ov, S, out);
+out:
+	free(q);
+	free(kv);
+	free(qa);
+	free(wvec);
+	free(scores);
+	free(o);
+	free(ov);
+	free(qn);
+	free(kvb);
+	free(tmp);
+	return rc;
+}
+
+static float silu(float x)
+{
+	return x / (1.0f + expf(-x));
+}
+
+/* SwiGLU MLP: y = w2(silu(w1 x) * w3 x); x [S, dim] -> y [S, dim]. */
+static enum dsck_err mlp(const struct dsck_model *m, const struct dsck_weight *w1,
+			 const struct dsck_weight *w2, const struct dsck_weight *w3,
+			 const float *x, size_t S, float *y, struct dsck_error *err)
+{
+	float *a = malloc(S * w1->rows * sizeof *a), *b = malloc(S * w3->rows * sizeof *b);
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return dsck_error_set(err, DSCK_E_NOMEM, "MLP buffers");
+	}
+	dsck_matmul(m->pool, w1, x, S, a);
+	dsck_matmul(m->pool, w3, x, S, b);
+	for (size_t i = 0; i < S * w1->rows; i++)
+		a[i] = silu(a[i]) * b[i];
+	dsck_matmul(m->pool, w2, a, S, y);
+	free(a);
+	free(b);
+	return DSCK_OK;
+}
+
+/* Indices of the k largest of v[0..n) into idx, largest first; ties go to
+ * the lower index (torch.topk on CPU keeps the first occurrence). */
+static void topk(const float *v, size_t n, size_t k, uint32_t *idx)
+{
+	for (size_t j = 0; j < k; j++) {
+		size_t best = SIZE_MAX;
+		for (size_t i = 0; i < n; i++) {
+			int taken = 0;
+			for (size_t q = 0; q < j && !taken; q++)
+				taken = idx[q] == i;
+			if (taken)
+				continue;
+			if (best == SIZE_MAX || v[i] > v[best])
+				best = i;
+		}
+		idx[j] = (uint32_t)best;
+	}
+}
+
+/* DeepSeekMoE (RT-R7): x [S, dim] -> y [S, dim]. */
+static enum dsck_err moe(const struct dsck_model *m, const struct dsck_layer *L,
+			 const float *x, size_t S, float *y, struct dsck_error *err)
+{
+	const struct dsck_config *c = m->cfg;
+	uint64_t E = c->n_routed_experts, K = c->num_experts_per_tok, D = m->dim;
+	uint64_t G = c->n_group > 0 ? c->n_group : 1, TG = c->topk_group;
+	float *scores = malloc(S * E * sizeof *scores), *sel = malloc(E * sizeof *sel);
+	float *bias = malloc(E * sizeof *bias), *gs = malloc(G * sizeof *gs);
+	uint32_t *idx = malloc(S * K * sizeof *idx), *gidx = malloc(G * sizeof *gidx);
+	float *wts = malloc(S * K * sizeof *wts);
+	float *xe = malloc(S * D * sizeof *xe), *ye = malloc(S * D * sizeof *ye);
+	uint32_t *rows = malloc(S * sizeof *rows), *slot = malloc(S * sizeof *slot);
+	enum dsck_err rc = DSCK_OK;
+
+	if (!scores || !sel || !bias || !gs || !idx || !gidx || !wts || !xe || !ye || !rows || !slot) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "MoE buffers");
+		goto out;
+	}
+	dsck_matmul(m->pool, &L->gate, x, S, scores);
+	if (L->has_bias)
+		dsck_weight_vec(&L->bias, bias);
+	for (size_t si = 0; si < S; si++) {
+		float *sc = scores + si * E;
+		if (c->scoring_func == DSCK_SCORE_SIGMOID)
+			for (uint64_t e = 0; e < E; e++)
+				sc[e] = 1.0f / (1.0f + expf(-sc[e]));
+		else
+			softmax(sc, E);
+		for (uint64_t e = 0; e < E; e++)
+			sel[e] = L->has_bias ? sc[e] + bias[e] : sc[e];
+		if (G > 1 && TG < G) {
+			uint64_t per = E / G;
+			for (uint64_t g = 0; g < G; g++) {
+				const float *v = sel + g * per;
+				if (L->has_bias) { /* sum of the top 2 of the group */
+					uint32_t t2[2];
+					topk(v, per, per >= 2 ? 2 : 1, t2);
+					gs[g] = v[t2[0]] + (per >= 2 ? v[t2[1]] : 0);
+				} else {
+					float mx = v[0];
+					for (uint64_t i = 1; i < per; i++)
+						mx = v[i] > mx ? v[i] : mx;
+					gs[g] = mx;
+				}
+			}
+			topk(gs, G, TG, gidx);
+			for (uint64_t g = 0; g < G; g++) {
+				int keep = 0;
+				for (uint64_t j = 0; j < TG; j++)
+					keep |= gidx[j] == g;
+				if (!keep) /* model.py masks losing groups with -inf */
+					for (uint64_t i = 0; i < per; i++)
+						sel[g * per + i] = -INFINITY;
+			}
+		}
+		topk(sel, E, K, idx + si * K);
+		float sum = 0;
+		for (uint64_t k = 0; k < K; k++) {
+			wts[si * K + k] = sc[idx[si * K + k]]; /* unbiased scores */
+			sum += wts[si * K + k];
+		}
+		for (uint64_t k = 0; k < K; k++) {
+			if (c->norm_topk_prob)
+				wts[si * K + k] /= sum;
+			wts[si * K + k] *= (float)c->routed_scaling_factor;
+		}
+	}
+	memset(y, 0, S * D * sizeof *y);
+	for (uint64_t e = 0; e < E && !rc; e++) { /* expert-id order, as model.py adds */
+		size_t n = 0;
+		for (size_t si = 0; si < S; si++)
+			for (uint64_t k = 0; k < K; k++)
+				if (idx[si * K + k] == e) {
+					rows[n] = (uint32_t)si;
+					slot[n] = (uint32_t)k;
+					memcpy(xe + n * D, x + si * D, D * sizeof *xe);
+					n++;
+				}
+		if (!n)
+			continue;
+		rc = mlp(m, &L->ew[3 * e], &L->ew[3 * e + 1], &L->ew[3 * e + 2], xe, n, ye, err);
+		for (size_t j = 0; j < n && !rc; j++) {
+			float w = wts[rows[j] * K + slot[j]];
+			for (uint64_t i = 0; i < D; i++)
+				y[rows[j] * D + i] += ye[j * D + i] * w;
+		}
+	}
+	if (!rc && L->has_shared) {
+		rc = mlp(m, &L->sw1, &L->sw2, &L->sw3, x, S, ye, err);
+		for (size_t i = 0; i < S * D && !rc; i++)
+			y[i] += ye[i];
+	}
+out:
+	free(scores);
+	free(sel);
+	free(bias);
+	free(gs);
+	free(idx);
+	free(gidx);
+	free(wts);
+	free(xe);
+	free(ye);
+	free(rows);
+	free(slot);
+	return rc;
+}
+
+enum dsck_err dsck_model_forward(const struct dsck_model *m, struct dsck_seq *s,
+				 const uint32_t *tokens, size_t n, int all,
+				 float *logits, dsck_layer_hook hook, void *hook_user,
+				 struct dsck_error *err)
+{
+	uint64_t D = m->dim, pos0 = s->len;
+	float eps = (float)m->cfg->rms_norm_eps;
+	enum dsck_err rc = DSCK_OK;
+	float *x = NULL, *h = NULL, *a = NULL, *w = NULL;
+
+	if (n == 0)
+		return DSCK_OK;
+	for (size_t i = 0; i < n; i++)
+		if (tokens[i] >= m->vocab) {
+			dsck_error_expect(err, "token ids below %llu", (unsigned long long)m->vocab);
+			dsck_error_found(err, "%u at position %zu", tokens[i], i);
+			return dsck_error_set(err, DSCK_E_USAGE, "token id out of range");
+		}
+	if (pos0 + n > m->max_seq) {
+		dsck_error_expect(err, "at most %llu positions", (unsigned long long)m->max_seq);
+		dsck_error_found(err, "%llu", (unsigned long long)(pos0 + n));
+		return dsck_error_set(err, DSCK_E_LIMIT, "sequence longer than the context");
+	}
+	if (seq_reserve(m, s, pos0 + n))
+		return dsck_error_set(err, DSCK_E_NOMEM, "KV cache");
+	x = malloc(n * D * sizeof *x);
+	h = malloc(n * D * sizeof *h);
+	a = malloc(n * D * sizeof *a);
+	w = malloc(D * sizeof *w);
+	if (!x || !h || !a || !w) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "activations");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		dsck_weight_row(&m->embed, tokens[i], x + i * D);
+	for (uint64_t l = 0; l < m->n_layers && !rc; l++) {
+		const struct dsck_layer *L = &m->layers[l];
+		dsck_weight_vec(&L->attn_norm, w);
+		rmsnorm(h, x, w, n, D, eps);
+		rc = attention(m, L, s, l, h, n, pos0, a, err);
+		if (rc)
+			break;
+		for (size_t i = 0; i < n * D; i++)
+			x[i] += a[i];
+		dsck_weight_vec(&L->ffn_norm, w);
+		rmsnorm(h, x, w, n, D, eps);
+		rc = L->moe ? moe(m, L, h, n, a, err) : mlp(m, &L->w1, &L->w2, &L->w3, h, n, a, err);
+		if (rc)
+			break;
+		for (size_t i = 0; i < n * D; i++)
+			x[i] += a[i];
+		if (hook)
+			hook(hook_user, l, x, n, D);
+	}
+	if (rc)
+		goto out;
+	if (logits) {
+		size_t first = all ? 0 : n - 1, rows = all ? n : 1;
+		dsck_weight_vec(&m->norm, w);
+		rmsnorm(h, x + first * D, w, rows, D, eps);
+		dsck_matmul(m->pool, &m->head, h, rows, logits);
+	}
+	s->len = pos0 + n;
+out:
+	free(x);
+	free(h);
+	free(a);
+	free(w);
+	return rc;
+}

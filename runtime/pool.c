@@ -1,0 +1,135 @@
+/* pool.c - worker threads for the forward pass (pool.h). */
+#include "pool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct dsck_pool {
+	unsigned n;
+	pthread_t *tid;
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	unsigned long gen;       /* bumped for every job */
+	unsigned pending;        /* workers still busy with the job */
+	int quit;
+	/* the job */
+	dsck_pool_fn fn;
+	void *ctx;
+	size_t total, grain;
+};
+
+/* Range k of n ranges over [0, total) in whole grains. */
+static void range_of(const struct dsck_pool *p, unsigned k, size_t *b, size_t *e)
+{
+	size_t units = (p->total + p->grain - 1) / p->grain;
+	size_t per = units / p->n, extra = units % p->n;
+	size_t u0 = k * per + (k < extra ? k : extra);
+	size_t u1 = u0 + per + (k < extra);
+	*b = u0 * p->grain;
+	*e = u1 * p->grain < p->total ? u1 * p->grain : p->total;
+}
+
+struct worker_arg {
+	struct dsck_pool *p;
+	unsigned k;
+};
+
+static void *worker(void *arg)
+{
+	struct worker_arg *w = arg;
+	struct dsck_pool *p = w->p;
+	unsigned long seen = 0;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (!p->quit && p->gen == seen)
+			pthread_cond_wait(&p->go, &p->mu);
+		if (p->quit) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		seen = p->gen;
+		pthread_mutex_unlock(&p->mu);
+		size_t b, e;
+		range_of(p, w->k, &b, &e);
+		if (b < e)
+			p->fn(p->ctx, b, e);
+		pthread_mutex_lock(&p->mu);
+		if (--p->pending == 0)
+			pthread_cond_signal(&p->done);
+		pthread_mutex_unlock(&p->mu);
+	}
+	free(w);
+	return NULL;
+}
+
+struct dsck_pool *dsck_pool_create(unsigned n)
+{
+	struct dsck_pool *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->n = n ? n : 1;
+	p->tid = calloc(p->n, sizeof *p->tid);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->go, NULL);
+	pthread_cond_init(&p->done, NULL);
+	if (!p->tid) {
+		dsck_pool_free(p);
+		return NULL;
+	}
+	for (unsigned k = 1; k < p->n; k++) {
+		struct worker_arg *w = malloc(sizeof *w);
+		if (!w || pthread_create(&p->tid[k], NULL, worker, w) != 0) {
+			free(w);
+			p->n = k; /* run with the threads that started */
+			break;
+		}
+		w->p = p;
+		w->k = k;
+	}
+	return p;
+}
+
+unsigned dsck_pool_size(const struct dsck_pool *p)
+{
+	return p->n;
+}
+
+void dsck_pool_run(struct dsck_pool *p, size_t n, size_t grain, dsck_pool_fn fn, void *ctx)
+{
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->fn = fn;
+	p->ctx = ctx;
+	p->total = n;
+	p->grain = grain ? grain : 1;
+	p->pending = p->n - 1;
+	p->gen++;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	size_t b, e;
+	range_of(p, 0, &b, &e);
+	if (b < e)
+		fn(ctx, b, e);
+	pthread_mutex_lock(&p->mu);
+	while (p->pending)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void dsck_pool_free(struct dsck_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned k = 1; k < p->n; k++)
+		pthread_join(p->tid[k], NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->go);
+	pthread_cond_destroy(&p->done);
+	free(p->tid);
+	free(p);
+}

@@ -1,0 +1,246 @@
+/* weights.c - mmap views of the weights and the dequantizing matmul (weights.h). */
+#include "weights.h"
+
+#include "../kernels/convert.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+enum dsck_err dsck_wmap_open(const struct dsck_ckpt *ck, struct dsck_wmap *m,
+			     struct dsck_error *err)
+{
+	memset(m, 0, sizeof *m);
+	m->ck = ck;
+	m->n = ck->n_shards;
+	m->base = calloc(m->n ? m->n : 1, sizeof *m->base);
+	m->len = calloc(m->n ? m->n : 1, sizeof *m->len);
+	if (!m->base || !m->len)
+		return dsck_error_set(err, DSCK_E_NOMEM, "weight maps");
+	for (size_t i = 0; i < m->n; i++)
+		m->base[i] = MAP_FAILED;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct dsck_file *f = &ck->shards[i]->file;
+		m->len[i] = f->size;
+		/* read-only shared pages: the page cache holds the weights,
+		 * nothing is copied (RT-R1) */
+		m->base[i] = mmap(NULL, (size_t)f->size, PROT_READ, MAP_SHARED, f->fd, 0);
+		if (m->base[i] == MAP_FAILED) {
+			int e = errno;
+			dsck_error_file(err, f->path);
+			return dsck_error_set(err, dsck_err_from_errno(e), "mmap: %s", strerror(e));
+		}
+	}
+	return DSCK_OK;
+}
+
+void dsck_wmap_close(struct dsck_wmap *m)
+{
+	for (size_t i = 0; m->base && i < m->n; i++)
+		if (m->base[i] != MAP_FAILED)
+			munmap(m->base[i], (size_t)m->len[i]);
+	free(m->base);
+	free(m->len);
+	memset(m, 0, sizeof *m);
+}
+
+static const uint8_t *tensor_ptr(const struct dsck_wmap *m, const struct dsck_ckpt_tensor *ct)
+{
+	const struct dsck_st *st = m->ck->shards[ct->shard];
+	return (const uint8_t *)m->base[ct->shard] + st->data_start + ct->t->begin;
+}
+
+static void view2d(const struct dsck_st_tensor *t, uint64_t *r, uint64_t *c)
+{
+	*r = 1;
+	*c = 1;
+	if (t->ndim == 1)
+		*c = t->shape[0];
+	else if (t->ndim >= 2) {
+		*r = t->shape[0];
+		for (uint32_t d = 1; d < t->ndim; d++)
+			*c *= t->shape[d];
+	}
+}
+
+enum dsck_err dsck_weight_get(const struct dsck_wmap *m, const char *name,
+			      uint64_t rows, uint64_t cols, int optional,
+			      struct dsck_weight *w, int *found,
+			      struct dsck_error *err)
+{
+	const struct dsck_ckpt *ck = m->ck;
+	const struct dsck_ckpt_tensor *ct = dsck_ckpt_find(ck, name, strlen(name));
+	memset(w, 0, sizeof *w);
+	if (found)
+		*found = ct != NULL;
+	if (!ct) {
+		if (optional)
+			return DSCK_OK;
+		dsck_error_file(err, ck->path);
+		dsck_error_tensor(err, name);
+		return dsck_error_set(err, DSCK_E_TENSOR_NOT_FOUND,
+				      "the model needs this tensor");
+	}
+	w->name = ct->t->name;
+	w->dtype = ct->t->dtype;
+	view2d(ct->t, &w->rows, &w->cols);
+	w->br = ck->has_config ? ck->cfg.block_rows : 128;
+	w->bc = ck->has_config ? ck->cfg.block_cols : 128;
+	if ((rows && w->rows != rows) || (cols && w->cols != cols)) {
+		dsck_error_file(err, ck->shard_names[ct->shard]);
+		dsck_error_tensor(err, name);
+		dsck_error_expect(err, "[%llu, %llu]", (unsigned long long)rows, (unsigned long long)cols);
+		dsck_error_found(err, "[%llu, %llu]", (unsigned long long)w->rows,
+				 (unsigned long long)w->cols);
+		return dsck_error_set(err, DSCK_E_MODEL_MISMATCH, "shape does not fit the config");
+	}
+	if (w->dtype != DSCK_F8_E4M3 && w->dtype != DSCK_BF16 && w->dtype != DSCK_F32) {
+		dsck_error_tensor(err, name);
+		return dsck_error_set(err, DSCK_E_UNSUPPORTED, "dtype %s is not a weight dtype",
+				      dsck_dtype_name(w->dtype));
+	}
+	w->np = 1;
+	w->p[0].data = tensor_ptr(m, ct);
+	w->p[0].rows = w->rows;
+	w->p[0].cols = w->cols;
+	if (w->dtype == DSCK_F8_E4M3) {
+		char sname[1100];
+		snprintf(sname, sizeof sname, "%s_scale_inv", name);
+		const struct dsck_ckpt_tensor *cs = dsck_ckpt_find(ck, sname, strlen(sname));
+		uint64_t sr, sc;
+		if (!cs) {
+			dsck_error_tensor(err, name);
+			return dsck_error_set(err, DSCK_E_TENSOR_NOT_FOUND, "FP8 weight without its scale");
+		}
+		view2d(cs->t, &sr, &sc);
+		if (cs->t->dtype != DSCK_F32 || sr != (w->rows + w->br - 1) / w->br ||
+		    sc != (w->cols + w->bc - 1) / w->bc) {
+			dsck_error_tensor(err, sname);
+			return dsck_error_set(err, DSCK_E_MODEL_MISMATCH, "scale grid does not fit its weight");
+		}
+		w->p[0].scale = (const float *)(const void *)tensor_ptr(m, cs);
+	}
+	return DSCK_OK;
+}
+
+/* Row r (global) of piece p as fp32 into out[p->cols]. */
+static void piece_row(const struct dsck_weight *w, const struct dsck_wpiece *p, uint64_t r,
+		      float *out)
+{
+	uint64_t lr = r - p->row0;
+	if (w->dtype == DSCK_F32) {
+		memcpy(out, p->data + lr * p->cols * 4, p->cols * 4);
+	} else if (w->dtype == DSCK_BF16) {
+		dsck_k_bf16_to_f32((const uint16_t *)(const void *)(p->data + lr * p->cols * 2),
+				   p->cols, out);
+	} else {
+		uint64_t nb = (p->cols + w->bc - 1) / w->bc;
+		const float *srow = p->scale + (lr / w->br) * nb;
+		const uint8_t *src = p->data + lr * p->cols;
+		for (uint64_t k = 0; k < nb; k++) {
+			uint64_t c0 = k * w->bc;
+			uint64_t n = p->cols - c0 < w->bc ? p->cols - c0 : w->bc;
+			dsck_k_e4m3_to_f32(src + c0, n, srow[k], out + c0);
+		}
+	}
+}
+
+void dsck_weight_row(const struct dsck_weight *w, uint64_t r, float *out)
+{
+	for (uint32_t i = 0; i < w->np; i++) {
+		const struct dsck_wpiece *p = &w->p[i];
+		if (r >= p->row0 && r < p->row0 + p->rows)
+			piece_row(w, p, r, out + p->col0);
+	}
+}
+
+void dsck_weight_vec(const struct dsck_weight *w, float *out)
+{
+	dsck_weight_row(w, 0, out);
+}
+
+/* Dot product with 8 running sums (an order the compiler can vectorize). */
+static float dot(const float *a, const float *b, size_t n)
+{
+	float s[8] = { 0 };
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int k = 0; k < 8; k++)
+			s[k] += a[i + k] * b[i + k];
+	float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+	for (; i < n; i++)
+		t += a[i] * b[i];
+	return t;
+}
+
+struct mm_ctx {
+	const struct dsck_weight *w;
+	const float *x;
+	size_t S;
+	float *y;
+	uint64_t o0, n;          /* matmul_t: the band of rows */
+};
+
+static void mm_rows(void *vctx, size_t b, size_t e)
+{
+	struct mm_ctx *c = vctx;
+	const struct dsck_weight *w = c->w;
+	float *row = malloc(w->cols * sizeof *row);
+	if (!row)
+		abort(); /* a few KiB per thread: out of memory here is fatal */
+	for (size_t o = b; o < e; o++) {
+		memset(row, 0, w->cols * sizeof *row);
+		dsck_weight_row(w, c->o0 + o, row);
+		for (size_t s = 0; s < c->S; s++)
+			c->y[s * c->n + o] = dot(c->x + s * w->cols, row, w->cols);
+	}
+	free(row);
+}
+
+void dsck_matmul(struct dsck_pool *pool, const struct dsck_weight *w,
+		 const float *x, size_t S, float *y)
+{
+	struct mm_ctx c = { w, x, S, y, 0, w->rows };
+	dsck_pool_run(pool, w->rows, 16, mm_rows, &c);
+}
+
+void dsck_matmul_band(struct dsck_pool *pool, const struct dsck_weight *w,
+		      uint64_t o0, uint64_t n, const float *x, size_t S, float *y)
+{
+	struct mm_ctx c = { w, x, S, y, o0, n };
+	dsck_pool_run(pool, n, 16, mm_rows, &c);
+}
+
+/* Transposed product: threads split the output columns, each walks the
+ * band of rows, so no two threads write the same y. */
+static void mmt_cols(void *vctx, size_t b, size_t e)
+{
+	struct mm_ctx *c = vctx;
+	const struct dsck_weight *w = c->w;
+	float *row = malloc(w->cols * sizeof *row);
+	if (!row)
+		abort();
+	for (size_t s = 0; s < c->S; s++)
+		for (size_t i = b; i < e; i++)
+			c->y[s * w->cols + i] = 0;
+	for (uint64_t o = 0; o < c->n; o++) {
+		memset(row, 0, w->cols * sizeof *row);
+		dsck_weight_row(w, c->o0 + o, row);
+		for (size_t s = 0; s < c->S; s++) {
+			float xv = c->x[s * c->n + o];
+			float *yr = c->y + s * w->cols;
+			for (size_t i = b; i < e; i++)
+				yr[i] += xv * row[i];
+		}
+	}
+	free(row);
+}
+
+void dsck_matmul_t(struct dsck_pool *pool, const struct dsck_weight *w,
+		   uint64_t o0, uint64_t n, const float *x, size_t S, float *y)
+{
+	struct mm_ctx c = { w, x, S, y, o0, n };
+	dsck_pool_run(pool, w->cols, 64, mmt_cols, &c);
+}

@@ -1,0 +1,81 @@
+/*
+ * weights.h - the model's weights as read-only views of the checkpoint
+ * files (mmap), in their stored dtype: FP8 e4m3 with F32 block scales,
+ * BF16 or F32. Kernels dequantize tiles on the fly; no dequantized copy of
+ * a weight is ever made (formats.md RT-R1).
+ *
+ * A weight is a matrix [rows, cols] (a vector is 1 x n) made of pieces: one
+ * for an HF checkpoint, the ranks' slices for an MP directory read whole.
+ */
+#ifndef DSCK_WEIGHTS_H
+#define DSCK_WEIGHTS_H
+
+#include "ckpt.h"
+#include "err.h"
+#include "pool.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DSCK_W_MAX_PIECES 64
+
+struct dsck_wpiece {
+	const uint8_t *data;       /* row-major [rows, cols] of the stored dtype */
+	const float *scale;        /* FP8: [ceil(rows/br), ceil(cols/bc)], else NULL */
+	uint64_t row0, col0;       /* place in the whole matrix */
+	uint64_t rows, cols;
+};
+
+struct dsck_weight {
+	const char *name;          /* view of the checkpoint's name */
+	enum dsck_dtype dtype;     /* F8_E4M3, BF16 or F32 */
+	uint64_t rows, cols;
+	uint64_t br, bc;           /* FP8 block */
+	uint32_t np;
+	struct dsck_wpiece p[DSCK_W_MAX_PIECES];
+};
+
+/* Every shard of a checkpoint mapped read-only. */
+struct dsck_wmap {
+	const struct dsck_ckpt *ck;
+	size_t n;
+	void **base;               /* mmap of shard i, or MAP_FAILED */
+	uint64_t *len;
+};
+
+enum dsck_err dsck_wmap_open(const struct dsck_ckpt *ck, struct dsck_wmap *m,
+			     struct dsck_error *err);
+void dsck_wmap_close(struct dsck_wmap *m);
+
+/*
+ * The weight of HF name `name` (its scale "<name>_scale_inv" when FP8).
+ * Shapes are checked against rows x cols (0 = any); a missing tensor is
+ * TENSOR_NOT_FOUND unless optional, then *found = 0.
+ */
+enum dsck_err dsck_weight_get(const struct dsck_wmap *m, const char *name,
+			      uint64_t rows, uint64_t cols, int optional,
+			      struct dsck_weight *w, int *found,
+			      struct dsck_error *err);
+
+/* y[s, o] = sum_i x[s, i] * W[o, i] for s < S, o < rows: x [S, cols],
+ * y [S, rows], fp32, W dequantized in the kernel, rows split over the pool.
+ * tmp: per-thread scratch handled inside. */
+void dsck_matmul(struct dsck_pool *pool, const struct dsck_weight *w,
+		 const float *x, size_t S, float *y);
+
+/* The same over a band of rows [o0, o0+n): y [S, n]. */
+void dsck_matmul_band(struct dsck_pool *pool, const struct dsck_weight *w,
+		      uint64_t o0, uint64_t n, const float *x, size_t S, float *y);
+
+/* y[s, i] = sum_{o in [o0, o0+n)} x[s, o - o0] * W[o, i]: the transposed
+ * product over a band of rows (absorbed attention: wkv_b^T); y [S, cols]. */
+void dsck_matmul_t(struct dsck_pool *pool, const struct dsck_weight *w,
+		   uint64_t o0, uint64_t n, const float *x, size_t S, float *y);
+
+/* Row r of W as fp32 into out[cols] (embedding lookup). */
+void dsck_weight_row(const struct dsck_weight *w, uint64_t r, float *out);
+
+/* A vector weight (norms, bias) as fp32 into out[cols]. */
+void dsck_weight_vec(const struct dsck_weight *w, float *out);
+
+#endif
