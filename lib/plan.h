@@ -143,7 +143,7 @@ uint64_t dsck_plan_in_bytes(const struct dsck_plan *p, const struct dsck_ckpt *c
 /* ---- execution -------------------------------------------------------- */
 
 struct dsck_plan_opts {
-	unsigned threads;              /* 0: all online CPUs */
+	unsigned threads;              /* 0: two per online CPU (PL-R7) */
 	uint64_t mem_budget;           /* bytes of tile buffers over all threads; 0: 512 MiB */
 	int force;                     /* overwrite outputs that exist without a state file */
 	/* Called with bytes done and total (input plus output bytes of the
