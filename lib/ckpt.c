@@ -120,25 +120,34 @@ static enum dsck_err ckpt_glob_entry(const char *name, void *user,
  * model-parallel layout of DeepSeek's inference code: shards go in rank
  * order, and the same names repeat across ranks (the table keeps them all).
  */
-static void ckpt_detect_mp(struct dsck_ckpt *ck)
+static enum dsck_err ckpt_detect_mp(struct dsck_ckpt *ck, struct dsck_error *err)
 {
-	uint32_t n = 0;
-	char **by_rank = calloc(ck->n_shards ? ck->n_shards : 1, sizeof *by_rank);
+	uint32_t n = 0, r, m;
+	for (size_t i = 0; i < ck->n_shards; i++)
+		if (dsck_mp_file_parse(ck->shard_names[i], &r, &m) || (n && m != n))
+			return DSCK_OK; /* not (only) rank files: plain shards */
+		else
+			n = m;
+	char **by_rank = calloc(n, sizeof *by_rank);
 	if (!by_rank)
-		return;
+		return dsck_error_set(err, DSCK_E_NOMEM, "rank table");
 	for (size_t i = 0; i < ck->n_shards; i++) {
-		uint32_t r, m;
-		if (dsck_mp_file_parse(ck->shard_names[i], &r, &m) ||
-		    (n && m != n) || m != ck->n_shards || by_rank[r]) {
-			free(by_rank);
-			return;
-		}
-		n = m;
+		dsck_mp_file_parse(ck->shard_names[i], &r, &m);
 		by_rank[r] = ck->shard_names[i];
 	}
-	memcpy(ck->shard_names, by_rank, ck->n_shards * sizeof *by_rank);
+	for (r = 0; r < n; r++)
+		if (!by_rank[r]) {
+			free(by_rank);
+			dsck_error_file(err, ck->dir);
+			dsck_error_expect(err, "model0-mp%u .. model%u-mp%u.safetensors", n, n - 1, n);
+			dsck_error_found(err, "no model%u-mp%u.safetensors", r, n);
+			return dsck_error_set(err, DSCK_E_MISSING_SHARD,
+					      "a rank file of this MP(%u) directory is missing", n);
+		}
+	memcpy(ck->shard_names, by_rank, n * sizeof *by_rank);
 	free(by_rank);
 	ck->mp_ranks = n;
+	return DSCK_OK;
 }
 
 /* IX-R9: model.safetensors alone, else every *.safetensors in name order. */
@@ -166,8 +175,7 @@ static enum dsck_err ckpt_glob_shards(struct dsck_ckpt *ck, struct dsck_error *e
 				      " and no *.safetensors file");
 	}
 	qsort(ck->shard_names, ck->n_shards, sizeof *ck->shard_names, ckpt_cmp_str);
-	ckpt_detect_mp(ck);
-	return DSCK_OK;
+	return ckpt_detect_mp(ck, err);
 }
 
 /* Global table sorted by name, duplicates refused (IX-R7 / IX-R9), byte

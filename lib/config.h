@@ -127,4 +127,10 @@ enum dsck_err dsck_config_edit(const char *text, size_t len, const char *dtype,
 			       char **out, size_t *out_len,
 			       struct dsck_error *err);
 
+/* The same minimal edit for one top-level key: set it to the JSON text
+ * value_json (appended when missing), or remove it when value_json is NULL. */
+enum dsck_err dsck_config_set(const char *text, size_t len, const char *key,
+			      const char *value_json, char **out, size_t *out_len,
+			      struct dsck_error *err);
+
 #endif

@@ -379,6 +379,14 @@ enum dsck_err dsck_plan_execute(const struct dsck_plan *p,
 		rc = dsck_error_set(err, dsck_err_from_errno(errno), "cannot open the output directory");
 		goto out;
 	}
+	struct stat so, sd;
+	if (fstat(e.dirfd, &sd) == 0 && ck->dirfd >= 0 && fstat(ck->dirfd, &so) == 0 &&
+	    so.st_dev == sd.st_dev && so.st_ino == sd.st_ino) {
+		dsck_error_file(err, out_dir);
+		rc = dsck_error_set(err, DSCK_E_USAGE,
+				    "the output directory is the source directory; choose another DST");
+		goto out;
+	}
 	rc = pe_fingerprint(&e, err);
 	if (!rc)
 		rc = pe_state_begin(&e, err);

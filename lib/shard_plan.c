@@ -224,21 +224,36 @@ static enum dsck_err lview_from_mp(struct lview *v, const struct dsck_ckpt *ck,
 		view2d(t0->ndim, t0->shape, &r, &c);
 		enum dsck_split sp = lt->has_mi ? lt->mi.split : DSCK_SPLIT_REPLICA;
 		size_t want = sp == DSCK_SPLIT_EXPERT ? 1 : N;
-		int bad = b - a != want;
-		for (size_t j = a; j < b && !bad; j++) {
+		/* MP-R4: the right number of copies, in rank order, one shape */
+		size_t odd = SIZE_MAX;
+		for (size_t j = a; j < b && odd == SIZE_MAX; j++) {
 			const struct dsck_st_tensor *t = ck->tensors[it[j].phys].t;
-			bad = (want == N && it[j].rank != j - a) || t->dtype != t0->dtype ||
-			      t->ndim != t0->ndim ||
-			      memcmp(t->shape, t0->shape, t0->ndim * sizeof t0->shape[0]) != 0;
+			if ((want == N && it[j].rank != j - a) || t->dtype != t0->dtype ||
+			    t->ndim != t0->ndim ||
+			    memcmp(t->shape, t0->shape, t0->ndim * sizeof t0->shape[0]) != 0)
+				odd = j;
 		}
-		if (!bad && (sp == DSCK_SPLIT_ROWS || sp == DSCK_SPLIT_COLS) && t0->ndim != 2)
-			bad = 1;
+		int bad = b - a != want || odd != SIZE_MAX ||
+			  ((sp == DSCK_SPLIT_ROWS || sp == DSCK_SPLIT_COLS) && t0->ndim != 2);
 		if (bad) {
-			dsck_error_file(err, ck->dir);
 			dsck_error_tensor(err, lt->hf);
-			dsck_error_expect(err, "%s on %zu rank(s) with equal shapes",
-					  dsck_split_name(sp), want);
-			dsck_error_found(err, "%zu", b - a);
+			if (b - a != want) {
+				dsck_error_file(err, ck->dir);
+				dsck_error_expect(err, "%s: on %zu rank file(s)", dsck_split_name(sp), want);
+				dsck_error_found(err, "on %zu", b - a);
+			} else if (odd != SIZE_MAX) {
+				const struct dsck_st_tensor *t = ck->tensors[it[odd].phys].t;
+				dsck_error_file(err, ck->shards[it[odd].rank]->file.path);
+				dsck_error_expect(err, "%s %u-D as on rank %u (dim 0 = %llu)",
+						  dsck_dtype_name(t0->dtype), t0->ndim, it[a].rank,
+						  (unsigned long long)t0->shape[0]);
+				dsck_error_found(err, "%s %u-D (dim 0 = %llu)", dsck_dtype_name(t->dtype),
+						 t->ndim, (unsigned long long)(t->ndim ? t->shape[0] : 0));
+			} else {
+				dsck_error_file(err, ck->dir);
+				dsck_error_expect(err, "a matrix to split by %s", dsck_split_name(sp));
+				dsck_error_found(err, "%u dimensions", t0->ndim);
+			}
 			rc = dsck_error_set(err, DSCK_E_MODEL_MISMATCH,
 					    "the rank files do not make this tensor whole");
 			break;
@@ -475,8 +490,12 @@ static enum dsck_err build_mp(struct dsck_plan *p, const struct lview *v,
 		return err ? err->code : DSCK_E_UNSUPPORTED;
 	snprintf(nbuf, sizeof nbuf, "%u", n);
 	rc = dsck_plan_add_meta(p, "dsck.mp", nbuf, err);
+	int mtp_out = 0;
+	for (size_t i = 0; i < v->n; i++)
+		mtp_out |= v->t[i].mtp && o->keep_mtp;
+	/* MP-R3: what the files hold, not what was asked */
 	if (!rc)
-		rc = dsck_plan_add_meta(p, "dsck.mtp", o->keep_mtp ? "kept" : "dropped", err);
+		rc = dsck_plan_add_meta(p, "dsck.mtp", mtp_out ? "kept" : "dropped", err);
 	uint64_t per = v->n_experts / n;
 	for (uint32_t r = 0; r < n && !rc; r++) {
 		snprintf(file, sizeof file, "model%u-mp%u.safetensors", r, n);
@@ -616,6 +635,7 @@ out:
 struct side_ctx {
 	const struct dsck_ckpt *ck;
 	struct dsck_plan *p;
+	int skip_config;           /* config.json is written edited instead */
 };
 
 static enum dsck_err side_one(const char *name, void *user, struct dsck_error *err)
@@ -624,11 +644,28 @@ static enum dsck_err side_one(const char *name, void *user, struct dsck_error *e
 	struct stat sb;
 	size_t n = strlen(name);
 	if (name[0] == '.' || strcmp(name, INDEX_NAME) == 0 ||
-	    (n >= 12 && strcmp(name + n - 12, ".safetensors") == 0))
+	    (n >= 12 && strcmp(name + n - 12, ".safetensors") == 0) ||
+	    (c->skip_config && strcmp(name, "config.json") == 0))
 		return DSCK_OK;
 	if (fstatat(c->ck->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
 		return DSCK_OK;
 	return dsck_plan_add_side(c->p, name, NULL, 0, name, (uint64_t)sb.st_size, err);
+}
+
+static enum dsck_err add_config_without_mtp(const struct dsck_ckpt *ck, struct dsck_plan *p,
+					    struct dsck_error *err)
+{
+	char *text = NULL, *out = NULL;
+	size_t len = 0, out_len = 0;
+	enum dsck_err rc = dsck_file_read_all_at(ck->dirfd, "config.json", "config.json",
+						 1u << 20, &text, &len, err);
+	if (!rc)
+		rc = dsck_config_set(text, len, "num_nextn_predict_layers", "0", &out, &out_len, err);
+	if (!rc)
+		rc = dsck_plan_add_side(p, "config.json", out, out_len, NULL, 0, err);
+	free(text);
+	free(out);
+	return rc;
 }
 
 static int side_cmp(const void *a, const void *b)
@@ -696,8 +733,15 @@ enum dsck_err dsck_shard_plan_build(const struct dsck_ckpt *ck,
 			   : build_hf(p, &v, ck, o, have_like ? &like : NULL, err);
 	size_t plen = strlen(ck->path);
 	int single_file = plen >= 12 && strcmp(ck->path + plen - 12, ".safetensors") == 0;
+	/* MP-R8: HF output without the MTP layers the config declares (they
+	 * were dropped on the way to MP) says so, or verify would miss them */
+	int no_mtp = !o->mp && ck->has_config && ck->cfg.num_nextn_predict_layers > 0;
+	for (size_t i = 0; i < v.n && no_mtp; i++)
+		no_mtp = !v.t[i].mtp;
+	if (!rc && no_mtp && !single_file)
+		rc = add_config_without_mtp(ck, p, err);
 	if (!rc && !single_file) {
-		struct side_ctx c = { ck, p };
+		struct side_ctx c = { ck, p, no_mtp };
 		rc = dsck_dir_each(ck->dirfd, ck->dir, side_one, &c, err);
 		if (!rc)
 			qsort(p->side, p->n_side, sizeof *p->side, side_cmp);
