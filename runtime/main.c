@@ -1,9 +1,11 @@
 /*
  * dsck-run - the reference forward pass from the command line.
  *
- *   dsck-run logits -m DIR (--tokens 1,2,3 | -p TEXT) -o OUT.npy
+ *   dsck-run generate -m DIR (-p TEXT | -f FILE | --tokens LIST) [-n N]
+ *                     [--temperature T] [--top-p P] [--seed S] [--chat]
+ *   dsck-run logits -m DIR (--tokens LIST | -p TEXT) -o OUT.npy
  *                   [--all-positions] [--dump-layers DIR]
- *   dsck-run generate -m DIR (--tokens ... | -p TEXT) [-n N]
+ *   dsck-run ppl -m DIR -f TEXT
  *
  * Logits and hidden states are float32 .npy files numpy loads. Timing
  * (prefill and decode tokens/s, peak RSS) goes to stderr.
@@ -12,8 +14,12 @@
 #include "model.h"
 #include "npy.h"
 #include "progress.h"
+#include "chat.h"
+#include "sample.h"
+#include "tokenizer.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +32,22 @@ static const char usage_text[] =
 	"(FP8 or BF16 weights, kept in their dtype and dequantized on the fly).\n"
 	"\n"
 	"commands:\n"
+	"  generate  continue a prompt, streaming text to stdout (greedy at -T 0)\n"
 	"  logits    logits of a prompt as a float32 .npy file (-o)\n"
-	"  generate  greedy continuation of a prompt, token ids on stdout\n"
+	"  ppl       perplexity and mean negative log-likelihood of a text (-f)\n"
 	"\n"
-	"  -m, --model DIR        checkpoint directory (HF layout)\n"
-	"      --tokens LIST      prompt as token ids: 0,15,7\n"
+	"  -m, --model DIR        checkpoint directory (HF layout, with tokenizer.json)\n"
+	"  -p, --prompt TEXT      prompt text\n"
+	"  -f, --file FILE        prompt or text from FILE (- for standard input)\n"
+	"      --tokens LIST      prompt as token ids: 0,15,7 (no tokenizer needed)\n"
+	"      --chat             wrap the prompt in the DeepSeek chat format\n"
+	"  -n, --n-predict N      tokens to generate (default 64)\n"
+	"  -T, --temperature T    sampling temperature (default 0: greedy)\n"
+	"      --top-p P          nucleus sampling mass (default 1)\n"
+	"  -s, --seed S           sampling seed (default 1)\n"
 	"  -o, --output FILE      logits .npy (logits)\n"
 	"      --all-positions    logits of every position [n, vocab] (default: the last)\n"
 	"      --dump-layers DIR  hidden states after each block: DIR/layer_NN.npy [n, dim]\n"
-	"  -n, --n-predict N      tokens to generate (generate; default 16)\n"
 	"      --attn MODE        naive or absorb (default absorb)\n"
 	"      --ctx N            positions a sequence may hold (default 4096)\n"
 	"  -t, --threads N        threads (default: all cores)\n"
@@ -42,13 +55,19 @@ static const char usage_text[] =
 	"  -h, --help             this help\n"
 	"      --version          print the version\n"
 	"\n"
-	"Exit status: 0 done, 1 invalid input, 2 usage, 3 I/O error.\n";
+	"Exit status: 0 done, 1 invalid input, 2 usage, 3 I/O error.\n"
+	"\n"
+	"Examples:\n"
+	"  dsck-run generate -m ./tiny -p 'Hello' -n 16\n"
+	"  dsck-run logits -m ./tiny --tokens 1,5,9 --all-positions -o logits.npy\n"
+	"  dsck-run ppl -m ./tiny -f wiki.txt\n";
 
 struct opts {
-	const char *cmd, *model, *tokens, *output, *dump;
-	int all, quiet;
+	const char *cmd, *model, *tokens, *output, *dump, *prompt, *file;
+	int all, quiet, chat;
 	unsigned threads;
-	uint64_t n_predict, ctx;
+	uint64_t n_predict, ctx, seed;
+	float temperature, top_p;
 	enum dsck_attn attn;
 };
 
@@ -78,9 +97,16 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_TOKENS = 256, OPT_ALL, OPT_DUMP, OPT_ATTN, OPT_CTX, OPT_VERSION };
+	enum { OPT_TOKENS = 256, OPT_ALL, OPT_DUMP, OPT_ATTN, OPT_CTX, OPT_VERSION, OPT_CHAT,
+	       OPT_TOPP };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
+		{ "prompt", required_argument, NULL, 'p' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "chat", no_argument, NULL, OPT_CHAT },
+		{ "temperature", required_argument, NULL, 'T' },
+		{ "top-p", required_argument, NULL, OPT_TOPP },
+		{ "seed", required_argument, NULL, 's' },
 		{ "tokens", required_argument, NULL, OPT_TOKENS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "all-positions", no_argument, NULL, OPT_ALL },
@@ -96,12 +122,32 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	};
 	int c;
 	uint64_t v;
+	char *end;
 	o->attn = DSCK_ATTN_ABSORB;
-	o->n_predict = 16;
+	o->n_predict = 64;
+	o->top_p = 1;
+	o->seed = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:o:n:t:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":m:p:f:T:s:o:n:t:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
+		case 'p': o->prompt = optarg; break;
+		case 'f': o->file = optarg; break;
+		case OPT_CHAT: o->chat = 1; break;
+		case 'T':
+			o->temperature = strtof(optarg, &end);
+			if (*end || !(o->temperature >= 0 && o->temperature <= 100))
+				return usage_error("--temperature takes a number from 0 to 100");
+			break;
+		case OPT_TOPP:
+			o->top_p = strtof(optarg, &end);
+			if (*end || !(o->top_p > 0 && o->top_p <= 1))
+				return usage_error("--top-p takes a number in (0, 1]");
+			break;
+		case 's':
+			if (parse_u64(optarg, UINT64_MAX, &o->seed))
+				return usage_error("--seed takes a non-negative integer");
+			break;
 		case OPT_TOKENS: o->tokens = optarg; break;
 		case 'o': o->output = optarg; break;
 		case OPT_ALL: o->all = 1; break;
@@ -141,16 +187,21 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (optind >= argc)
-		return usage_error("missing COMMAND (logits or generate)");
+		return usage_error("missing COMMAND (generate, logits or ppl)");
 	o->cmd = argv[optind++];
 	if (optind != argc)
 		return usage_error("unexpected argument after the options");
-	if (strcmp(o->cmd, "logits") != 0 && strcmp(o->cmd, "generate") != 0)
-		return usage_error("COMMAND is logits or generate");
+	if (strcmp(o->cmd, "logits") != 0 && strcmp(o->cmd, "generate") != 0 &&
+	    strcmp(o->cmd, "ppl") != 0)
+		return usage_error("COMMAND is generate, logits or ppl");
 	if (!o->model)
 		return usage_error("-m DIR is required");
-	if (!o->tokens)
-		return usage_error("give the prompt with --tokens");
+	if (!!o->tokens + !!o->prompt + !!o->file != 1)
+		return usage_error("give the input with one of -p TEXT, -f FILE and --tokens LIST");
+	if (strcmp(o->cmd, "ppl") == 0 && o->prompt == NULL && o->file == NULL)
+		return usage_error("ppl reads text: -f FILE or -p TEXT");
+	if (o->chat && o->tokens)
+		return usage_error("--chat formats text, not --tokens");
 	if (strcmp(o->cmd, "logits") == 0 && !o->output)
 		return usage_error("logits needs -o OUT.npy");
 	return 0;
@@ -209,20 +260,62 @@ static void on_layer(void *user, uint64_t layer, const float *h, size_t n, uint6
 		d->failed = 1;
 }
 
-static uint32_t argmax(const float *v, uint64_t n)
-{
-	uint64_t best = 0;
-	for (uint64_t i = 1; i < n; i++)
-		if (v[i] > v[best])
-			best = i;
-	return (uint32_t)best;
-}
-
 static double peak_rss_mib(void)
 {
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* The prompt as token ids: --tokens, or text through the tokenizer
+ * (chat-formatted with --chat; BOS as tokenizer_config says). */
+static enum dsck_err prompt_ids(const struct opts *o, const struct dsck_tok *tok,
+				uint32_t **ids, size_t *n, struct dsck_error *err)
+{
+	char *text = NULL, *chat = NULL;
+	size_t len = 0;
+	enum dsck_err rc;
+	if (o->tokens) {
+		if (parse_tokens(o->tokens, ids, n))
+			return dsck_error_set(err, DSCK_E_USAGE,
+					      "--tokens takes comma-separated token ids: 0,15,7");
+		return DSCK_OK;
+	}
+	if (o->file && strcmp(o->file, "-") == 0)
+		rc = dsck_fd_read_all(0, "standard input", 1ull << 30, &text, &len, err);
+	else if (o->file)
+		rc = dsck_file_read_all(o->file, 1ull << 30, &text, &len, err);
+	else {
+		text = strdup(o->prompt);
+		len = text ? strlen(text) : 0;
+		rc = text ? DSCK_OK : dsck_error_set(err, DSCK_E_NOMEM, "prompt");
+	}
+	if (!rc && o->chat) {
+		rc = dsck_chat_format(tok, text, &chat, err);
+		if (!rc)
+			rc = dsck_tok_encode(tok, chat, strlen(chat), 0, ids, n, err);
+	} else if (!rc) {
+		rc = dsck_tok_encode(tok, text, len, DSCK_TOK_BOS_DEFAULT, ids, n, err);
+	}
+	free(text);
+	free(chat);
+	return rc;
+}
+
+/* Length of the longest prefix of s[0..n) that ends on a whole UTF-8
+ * character: generation streams whole characters only. */
+static size_t utf8_complete(const char *s, size_t n)
+{
+	size_t i = n, back = 0;
+	while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+		i--;
+		back++;
+	}
+	if (i == 0)
+		return n;
+	unsigned char lead = (unsigned char)s[i - 1];
+	size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+	return back + 1 >= need ? n : i - 1;
 }
 
 int main(int argc, char **argv)
@@ -232,6 +325,8 @@ int main(int argc, char **argv)
 	struct dsck_ckpt *ck = NULL;
 	struct dsck_model *m = NULL;
 	struct dsck_seq *s = NULL;
+	struct dsck_tok *tok = NULL;
+	struct dsck_sampler smp;
 	uint32_t *ids = NULL;
 	size_t n = 0;
 	float *logits = NULL;
@@ -239,19 +334,36 @@ int main(int argc, char **argv)
 	enum dsck_err rc;
 
 	memset(&o, 0, sizeof o);
+	memset(&smp, 0, sizeof smp);
 	if ((status = parse_args(argc, argv, &o)) != 0)
 		return status;
-	if (parse_tokens(o.tokens, &ids, &n))
-		return usage_error("--tokens takes comma-separated token ids: 0,15,7");
 	dsck_error_clear(&err);
+	if (!o.tokens || strcmp(o.cmd, "generate") == 0) {
+		rc = dsck_tok_load(o.model, &tok, &err);
+		/* generate from token ids prints ids when there is no tokenizer */
+		if (rc && !(o.tokens && rc == DSCK_E_NOT_FOUND))
+			goto fail;
+		dsck_error_clear(&err);
+	}
+	if ((rc = prompt_ids(&o, tok, &ids, &n, &err)))
+		goto fail;
+	if (n == 0) {
+		rc = dsck_error_set(&err, DSCK_E_USAGE, "the prompt has no tokens");
+		goto fail;
+	}
 	struct dsck_model_opts mo = { o.threads, o.attn, o.ctx };
 	if ((rc = dsck_ckpt_open(o.model, &ck, &err)) || (rc = dsck_model_open(ck, &mo, &m, &err)) ||
 	    (rc = dsck_seq_new(m, &s, &err)))
 		goto fail;
-	size_t rows = strcmp(o.cmd, "logits") == 0 && o.all ? n : 1;
+	int is_logits = strcmp(o.cmd, "logits") == 0, is_ppl = strcmp(o.cmd, "ppl") == 0;
+	size_t rows = (is_logits && o.all) || is_ppl ? n : 1;
 	logits = malloc(rows * m->vocab * sizeof *logits);
-	if (!logits) {
+	if (!logits || dsck_sampler_init(&smp, m->vocab, o.temperature, o.top_p, o.seed)) {
 		rc = dsck_error_set(&err, DSCK_E_NOMEM, "logits");
+		goto fail;
+	}
+	if (is_ppl && n < 2) {
+		rc = dsck_error_set(&err, DSCK_E_USAGE, "ppl needs a text of at least 2 tokens");
 		goto fail;
 	}
 	struct dump_ctx dump = { o.dump, 0, { 0 } };
@@ -265,7 +377,7 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	double t1 = dsck_now();
-	if (strcmp(o.cmd, "logits") == 0) {
+	if (is_logits) {
 		uint64_t shape[2] = { rows, m->vocab };
 		rc = rows > 1 ? dsck_npy_write_f32(o.output, logits, 2, shape, &err)
 			      : dsck_npy_write_f32(o.output, logits, 1, shape + 1, &err);
@@ -276,20 +388,54 @@ int main(int argc, char **argv)
 				n, t1 - t0, (double)n / (t1 - t0), peak_rss_mib());
 		goto done;
 	}
-	/* generate: greedy */
+	if (is_ppl) {
+		/* RT-R9: the mean NLL of tokens 1..n-1 given the ones before */
+		double nll = 0;
+		for (size_t i = 1; i < n; i++)
+			nll += dsck_nll(logits + (i - 1) * m->vocab, m->vocab, ids[i]);
+		nll /= (double)(n - 1);
+		printf("ppl %.4f  mean_nll %.6f  tokens %zu\n", exp(nll), nll, n - 1);
+		if (!o.quiet)
+			fprintf(stderr, "dsck-run: %zu tokens in %.3f s (%.1f tokens/s), peak RSS %.0f MiB\n",
+				n, t1 - t0, (double)n / (t1 - t0), peak_rss_mib());
+		goto done;
+	}
+	/* generate: stream whole UTF-8 characters, stop at EOS */
+	char pend[64];
+	size_t npend = 0;
 	uint64_t produced = 0;
+	uint32_t eos = tok ? dsck_tok_eos(tok) : (uint32_t)m->cfg->eos_token_id;
 	for (; produced < o.n_predict; produced++) {
-		uint32_t next = argmax(logits, m->vocab);
-		printf("%s%u", produced ? "," : "", next);
-		fflush(stdout);
-		if (m->cfg->eos_token_id >= 0 && next == (uint32_t)m->cfg->eos_token_id)
+		uint32_t next = dsck_sample(&smp, logits);
+		if (next == eos)
 			break;
+		if (tok) {
+			size_t len = 0;
+			const char *piece = dsck_tok_is_special(tok, next) ? "" :
+					    dsck_tok_decode_piece(tok, next, &len);
+			for (size_t k = 0; k < len; k++) {
+				if (npend == sizeof pend) {
+					fwrite(pend, 1, npend, stdout);
+					npend = 0;
+				}
+				pend[npend++] = piece[k];
+			}
+			size_t ok = utf8_complete(pend, npend);
+			fwrite(pend, 1, ok, stdout);
+			memmove(pend, pend + ok, npend - ok);
+			npend -= ok;
+		} else {
+			printf("%s%u", produced ? "," : "", next);
+		}
+		fflush(stdout);
 		if (produced + 1 == o.n_predict)
 			break;
 		rc = dsck_model_forward(m, s, &next, 1, 0, logits, NULL, NULL, &err);
 		if (rc)
 			goto fail;
 	}
+	if (npend)
+		fwrite(pend, 1, npend, stdout);
 	printf("\n");
 	double t2 = dsck_now();
 	if (!o.quiet)
@@ -300,10 +446,12 @@ int main(int argc, char **argv)
 fail:
 	status = die_error(&err);
 done:
+	dsck_sampler_release(&smp);
 	free(logits);
 	free(ids);
 	dsck_seq_free(s);
 	dsck_model_close(m);
 	dsck_ckpt_close(ck);
+	dsck_tok_free(tok);
 	return status;
 }
