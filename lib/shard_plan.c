@@ -17,6 +17,7 @@
 #include "index.h"
 #include "inventory.h"
 #include "io.h"
+#include "logical.h"
 #include "mp.h"
 #include "strmap.h"
 
@@ -30,279 +31,14 @@
 #define INDEX_NAME "model.safetensors.index.json"
 #define DEFAULT_SHARD_BYTES 5000000000ull /* transformers' max_shard_size "5GB" */
 
-struct lpiece {
-	uint32_t phys;              /* ck->tensors index */
-	uint64_t r0, c0, rows, cols; /* the rectangle of the logical view it covers */
-};
-
-struct ltensor {
-	char *hf;                   /* owned */
-	enum dsck_dtype dt;
-	uint32_t ndim;
-	uint64_t shape[DSCK_MAX_DIMS];
-	int has_mi;                 /* has a place in the MP layout */
-	struct dsck_mp_info mi;
-	int mtp;                    /* a layer past num_hidden_layers */
-	uint32_t p0, np;
-	uint32_t shard;             /* HF input: its input shard */
-	int64_t order;              /* grouping order */
-};
-
-struct lview {
-	size_t n, cap;
-	struct ltensor *t;
-	size_t np, cap_p;
-	struct lpiece *p;
-	struct dsck_strmap by_name;
-	uint64_t n_experts;         /* routed experts per MoE layer */
-	int from_mp;
-};
-
-static void view2d(uint32_t ndim, const uint64_t *shape, uint64_t *rows, uint64_t *cols)
-{
-	*rows = 1;
-	*cols = 1;
-	if (ndim == 1)
-		*cols = shape[0];
-	if (ndim >= 2) {
-		*rows = shape[0];
-		for (uint32_t d = 1; d < ndim; d++)
-			*cols *= shape[d];
-	}
-}
-
-static void lview_release(struct lview *v)
-{
-	for (size_t i = 0; i < v->n; i++)
-		free(v->t[i].hf);
-	free(v->t);
-	free(v->p);
-	dsck_strmap_release(&v->by_name);
-	memset(v, 0, sizeof *v);
-}
-
-static int lview_grow(void **a, size_t *cap, size_t n, size_t elem)
-{
-	if (n < *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 256;
-	void *q = realloc(*a, nc * elem);
-	if (!q)
-		return -1;
-	*a = q;
-	*cap = nc;
-	return 0;
-}
-
-static enum dsck_err add_piece(struct lview *v, uint32_t phys, uint64_t r0, uint64_t c0,
-			       uint64_t rows, uint64_t cols, struct dsck_error *err)
-{
-	if (lview_grow((void **)&v->p, &v->cap_p, v->np, sizeof *v->p))
-		return dsck_error_set(err, DSCK_E_NOMEM, "logical pieces");
-	v->p[v->np++] = (struct lpiece){ phys, r0, c0, rows, cols };
-	return DSCK_OK;
-}
-
-static enum dsck_err add_tensor(struct lview *v, const char *hf, const struct dsck_st_tensor *t,
-				uint32_t shard, struct ltensor **out, struct dsck_error *err)
-{
-	char mp[NAME_CAP];
-	if (lview_grow((void **)&v->t, &v->cap, v->n, sizeof *v->t))
-		return dsck_error_set(err, DSCK_E_NOMEM, "logical tensors");
-	struct ltensor *lt = &v->t[v->n];
-	memset(lt, 0, sizeof *lt);
-	lt->hf = strdup(hf);
-	if (!lt->hf)
-		return dsck_error_set(err, DSCK_E_NOMEM, "logical tensors");
-	lt->dt = t->dtype;
-	lt->ndim = t->ndim;
-	memcpy(lt->shape, t->shape, sizeof lt->shape);
-	lt->has_mi = dsck_mp_name(hf, mp, sizeof mp, &lt->mi) == 0;
-	lt->shard = shard;
-	lt->order = (int64_t)v->n;
-	lt->p0 = (uint32_t)v->np;
-	v->n++;
-	*out = lt;
-	return DSCK_OK;
-}
-
-/* MTP layers and the expert count come from config.json when present. */
-static void lview_finish(struct lview *v, const struct dsck_ckpt *ck)
-{
-	uint64_t max_e = 0;
-	for (size_t i = 0; i < v->n; i++) {
-		struct ltensor *lt = &v->t[i];
-		if (ck->has_config && lt->has_mi && lt->mi.layer >= 0 &&
-		    (uint64_t)lt->mi.layer >= ck->cfg.num_hidden_layers)
-			lt->mtp = 1;
-		if (lt->has_mi && lt->mi.expert >= 0 && (uint64_t)lt->mi.expert + 1 > max_e)
-			max_e = (uint64_t)lt->mi.expert + 1;
-	}
-	v->n_experts = ck->has_config && ck->cfg.n_routed_experts ? ck->cfg.n_routed_experts : max_e;
-}
-
-static enum dsck_err lview_from_hf(struct lview *v, const struct dsck_ckpt *ck,
-				   struct dsck_error *err)
-{
-	enum dsck_err rc = DSCK_OK;
-	for (uint32_t s = 0; s < ck->n_shards && !rc; s++) {
-		const struct dsck_st *st = ck->shards[s];
-		for (size_t i = 0; i < st->n_tensors && !rc; i++) {
-			const struct dsck_st_tensor *t = &st->tensors[i];
-			const struct dsck_ckpt_tensor *ct = dsck_ckpt_find(ck, t->name, t->name_len);
-			if (!ct || ct->shard != s)
-				continue;
-			struct ltensor *lt;
-			uint64_t r, c;
-			rc = add_tensor(v, t->name, t, s, &lt, err);
-			view2d(t->ndim, t->shape, &r, &c);
-			if (!rc)
-				rc = add_piece(v, (uint32_t)(ct - ck->tensors), 0, 0, r, c, err);
-			if (!rc)
-				lt->np = 1;
-		}
-	}
-	return rc;
-}
-
-struct mp_item {
-	uint32_t lt, rank, phys;
-};
-
-static int mp_item_cmp(const void *a, const void *b)
-{
-	const struct mp_item *x = a, *y = b;
-	if (x->lt != y->lt)
-		return x->lt < y->lt ? -1 : 1;
-	return x->rank < y->rank ? -1 : x->rank > y->rank;
-}
-
-/* MP-R4: put an MP(N) directory's rank tensors back together. */
-static enum dsck_err lview_from_mp(struct lview *v, const struct dsck_ckpt *ck,
-				   struct dsck_error *err)
-{
-	uint32_t N = ck->mp_ranks;
-	struct mp_item *it = calloc(ck->n ? ck->n : 1, sizeof *it);
-	size_t ni = 0, phys = 0;
-	enum dsck_err rc = DSCK_OK;
-	char hf[NAME_CAP];
-
-	v->from_mp = 1;
-	if (!it)
-		return dsck_error_set(err, DSCK_E_NOMEM, "MP table");
-	for (uint32_t r = 0; r < N && !rc; r++) {
-		const struct dsck_st *st = ck->shards[r];
-		for (size_t i = 0; i < st->n_tensors && !rc; i++, phys++) {
-			const struct dsck_st_tensor *t = ck->tensors[phys].t;
-			uint32_t k;
-			if (dsck_mp_hf_name(t->name, hf, sizeof hf)) {
-				dsck_error_file(err, st->file.path);
-				dsck_error_tensor(err, t->name);
-				rc = dsck_error_set(err, DSCK_E_MODEL_MISMATCH,
-						    "not a tensor name of DeepSeek's MP layout");
-				break;
-			}
-			if (!dsck_strmap_find(&v->by_name, hf, strlen(hf), &k)) {
-				struct ltensor *lt;
-				rc = add_tensor(v, hf, t, r, &lt, err);
-				k = (uint32_t)(v->n - 1);
-				if (!rc && dsck_strmap_insert(&v->by_name, v->t[k].hf,
-							      strlen(v->t[k].hf), k, NULL))
-					rc = dsck_error_set(err, DSCK_E_NOMEM, "MP table");
-			}
-			it[ni++] = (struct mp_item){ k, r, (uint32_t)phys };
-		}
-	}
-	if (!rc)
-		qsort(it, ni, sizeof *it, mp_item_cmp);
-	for (size_t a = 0, b; a < ni && !rc; a = b) {
-		for (b = a; b < ni && it[b].lt == it[a].lt; b++)
-			;
-		struct ltensor *lt = &v->t[it[a].lt];
-		const struct dsck_st_tensor *t0 = ck->tensors[it[a].phys].t;
-		uint64_t r, c;
-		view2d(t0->ndim, t0->shape, &r, &c);
-		enum dsck_split sp = lt->has_mi ? lt->mi.split : DSCK_SPLIT_REPLICA;
-		size_t want = sp == DSCK_SPLIT_EXPERT ? 1 : N;
-		/* MP-R4: the right number of copies, in rank order, one shape */
-		size_t odd = SIZE_MAX;
-		for (size_t j = a; j < b && odd == SIZE_MAX; j++) {
-			const struct dsck_st_tensor *t = ck->tensors[it[j].phys].t;
-			if ((want == N && it[j].rank != j - a) || t->dtype != t0->dtype ||
-			    t->ndim != t0->ndim ||
-			    memcmp(t->shape, t0->shape, t0->ndim * sizeof t0->shape[0]) != 0)
-				odd = j;
-		}
-		int bad = b - a != want || odd != SIZE_MAX ||
-			  ((sp == DSCK_SPLIT_ROWS || sp == DSCK_SPLIT_COLS) && t0->ndim != 2);
-		if (bad) {
-			dsck_error_tensor(err, lt->hf);
-			if (b - a != want) {
-				dsck_error_file(err, ck->dir);
-				dsck_error_expect(err, "%s: on %zu rank file(s)", dsck_split_name(sp), want);
-				dsck_error_found(err, "on %zu", b - a);
-			} else if (odd != SIZE_MAX) {
-				const struct dsck_st_tensor *t = ck->tensors[it[odd].phys].t;
-				dsck_error_file(err, ck->shards[it[odd].rank]->file.path);
-				dsck_error_expect(err, "%s %u-D as on rank %u (dim 0 = %llu)",
-						  dsck_dtype_name(t0->dtype), t0->ndim, it[a].rank,
-						  (unsigned long long)t0->shape[0]);
-				dsck_error_found(err, "%s %u-D (dim 0 = %llu)", dsck_dtype_name(t->dtype),
-						 t->ndim, (unsigned long long)(t->ndim ? t->shape[0] : 0));
-			} else {
-				dsck_error_file(err, ck->dir);
-				dsck_error_expect(err, "a matrix to split by %s", dsck_split_name(sp));
-				dsck_error_found(err, "%u dimensions", t0->ndim);
-			}
-			rc = dsck_error_set(err, DSCK_E_MODEL_MISMATCH,
-					    "the rank files do not make this tensor whole");
-			break;
-		}
-		lt->p0 = (uint32_t)v->np;
-		if (sp == DSCK_SPLIT_ROWS) {
-			lt->shape[0] = r * N;
-			for (size_t j = a; j < b && !rc; j++)
-				rc = add_piece(v, it[j].phys, (j - a) * r, 0, r, c, err);
-			lt->np = N;
-		} else if (sp == DSCK_SPLIT_COLS) {
-			lt->shape[1] = c * N;
-			for (size_t j = a; j < b && !rc; j++)
-				rc = add_piece(v, it[j].phys, 0, (j - a) * c, r, c, err);
-			lt->np = N;
-		} else { /* a replica is read from rank 0, an expert from its rank */
-			rc = add_piece(v, it[a].phys, 0, 0, r, c, err);
-			lt->np = 1;
-		}
-	}
-	free(it);
-	return rc;
-}
-
-/* Inventory order for HF output from MP input, so files group as upstream. */
-static void lview_order(struct lview *v, const struct dsck_ckpt *ck)
-{
-	struct dsck_inventory inv;
-	struct dsck_error ignored;
-	if (!v->from_mp || !ck->has_config)
-		return;
-	memset(&inv, 0, sizeof inv);
-	enum dsck_ckpt_dtype dt = ck->cfg.quantized ? DSCK_CKPT_FP8 : DSCK_CKPT_BF16;
-	if (dsck_inventory_build(&ck->cfg, dt, &inv, &ignored) == DSCK_OK)
-		for (size_t i = 0; i < v->n; i++) {
-			long k = dsck_inventory_find(&inv, v->t[i].hf, strlen(v->t[i].hf));
-			v->t[i].order = k >= 0 ? k : (int64_t)(inv.n + i);
-		}
-	dsck_inventory_release(&inv);
-}
-
-static int is_scale(const struct ltensor *lt)
+static int is_scale(const struct dsck_ltensor *lt)
 {
 	size_t n = strlen(lt->hf);
 	return n > 16 && strcmp(lt->hf + n - 16, "weight_scale_inv") == 0;
 }
 
 /* The scale of an FP8 weight, when the view has it. */
-static const struct ltensor *scale_of(const struct lview *v, const struct ltensor *w)
+static const struct dsck_ltensor *scale_of(const struct dsck_logical *v, const struct dsck_ltensor *w)
 {
 	char name[NAME_CAP];
 	uint32_t k;
@@ -316,7 +52,7 @@ static const struct ltensor *scale_of(const struct lview *v, const struct ltenso
 }
 
 /* MP-R5: can lt be split over n ranks? 0, or -1 with the reason in err. */
-static int split_ok(const struct lview *v, const struct ltensor *lt, uint32_t n,
+static int split_ok(const struct dsck_logical *v, const struct dsck_ltensor *lt, uint32_t n,
 		    uint64_t br, uint64_t bc, struct dsck_error *err)
 {
 	if (!lt->has_mi) {
@@ -325,7 +61,7 @@ static int split_ok(const struct lview *v, const struct ltensor *lt, uint32_t n,
 		return -1;
 	}
 	uint64_t r, c;
-	view2d(lt->ndim, lt->shape, &r, &c);
+	dsck_shape_2d(lt->ndim, lt->shape, &r, &c);
 	enum dsck_split sp = lt->mi.split;
 	if (sp == DSCK_SPLIT_EXPERT) {
 		if (v->n_experts % n) {
@@ -341,10 +77,10 @@ static int split_ok(const struct lview *v, const struct ltensor *lt, uint32_t n,
 		return 0;
 	int rows = sp == DSCK_SPLIT_ROWS;
 	uint64_t dim = rows ? r : c, blk = rows ? br : bc;
-	const struct ltensor *s = scale_of(v, lt);
+	const struct dsck_ltensor *s = scale_of(v, lt);
 	if (s) {
 		uint64_t sr, sc;
-		view2d(s->ndim, s->shape, &sr, &sc);
+		dsck_shape_2d(s->ndim, s->shape, &sr, &sc);
 		uint64_t sdim = rows ? sr : sc;
 		if (sdim % n || (dim / n) % blk) {
 			dsck_error_tensor(err, lt->hf);
@@ -364,46 +100,23 @@ static int split_ok(const struct lview *v, const struct ltensor *lt, uint32_t n,
 	return 0;
 }
 
-static int skip_for_mp(const struct ltensor *lt, int keep_mtp)
+static int skip_for_mp(const struct dsck_ltensor *lt, int keep_mtp)
 {
 	return lt->mtp && !keep_mtp;
 }
 
 /* The first tensor of v that n ranks cannot take, or 0. */
-static int view_split_ok(const struct lview *v, int keep_mtp, uint32_t n, uint64_t br,
+static int view_split_ok(const struct dsck_logical *v, int keep_mtp, uint32_t n, uint64_t br,
 			 uint64_t bc, struct dsck_error *err)
 {
 	for (size_t i = 0; i < v->n; i++) {
-		const struct ltensor *lt = &v->t[i];
+		const struct dsck_ltensor *lt = &v->t[i];
 		if (skip_for_mp(lt, keep_mtp) || is_scale(lt))
 			continue; /* a scale is judged with its weight */
 		if (split_ok(v, lt, n, br, bc, err))
 			return -1;
 	}
 	return 0;
-}
-
-static enum dsck_err lview_build(struct lview *v, const struct dsck_ckpt *ck,
-				 struct dsck_error *err)
-{
-	enum dsck_err rc;
-	memset(v, 0, sizeof *v);
-	if (ck->mp_ranks) {
-		rc = lview_from_mp(v, ck, err);
-	} else {
-		rc = lview_from_hf(v, ck, err);
-		if (!rc && dsck_strmap_reserve(&v->by_name, v->n))
-			rc = dsck_error_set(err, DSCK_E_NOMEM, "logical names");
-		for (size_t i = 0; i < v->n && !rc; i++)
-			if (dsck_strmap_insert(&v->by_name, v->t[i].hf, strlen(v->t[i].hf),
-					       (uint32_t)i, NULL))
-				rc = dsck_error_set(err, DSCK_E_NOMEM, "logical names");
-	}
-	if (!rc) {
-		lview_finish(v, ck);
-		lview_order(v, ck);
-	}
-	return rc;
 }
 
 static void block_of(const struct dsck_ckpt *ck, uint64_t *br, uint64_t *bc)
@@ -417,10 +130,10 @@ enum dsck_err dsck_shard_check_mp(const struct dsck_ckpt *ck, int keep_mtp,
 				  size_t cap, size_t *n_valid,
 				  struct dsck_error *err)
 {
-	struct lview v;
+	struct dsck_logical v;
 	uint64_t br, bc;
 	struct dsck_error scratch;
-	enum dsck_err rc = lview_build(&v, ck, err);
+	enum dsck_err rc = dsck_logical_build(&v, ck, err);
 	block_of(ck, &br, &bc);
 	*n_valid = 0;
 	for (uint32_t k = 1; !rc && k <= max_n; k++) {
@@ -430,20 +143,20 @@ enum dsck_err dsck_shard_check_mp(const struct dsck_ckpt *ck, int keep_mtp,
 	}
 	if (!rc && view_split_ok(&v, keep_mtp, n, br, bc, err))
 		rc = err ? err->code : DSCK_E_UNSUPPORTED;
-	lview_release(&v);
+	dsck_logical_release(&v);
 	return rc;
 }
 
 /* Pieces of output rectangle [r0, r0+rows) x [c0, c0+cols) of lt. */
-static enum dsck_err emit(struct dsck_plan *p, const struct lview *v,
-			  const struct ltensor *lt, const char *name,
+static enum dsck_err emit(struct dsck_plan *p, const struct dsck_logical *v,
+			  const struct dsck_ltensor *lt, const char *name,
 			  uint64_t r0, uint64_t rows, uint64_t c0, uint64_t cols,
 			  struct dsck_error *err)
 {
 	struct dsck_plan_tensor pt;
 	enum dsck_err rc = DSCK_OK;
 	uint64_t lr, lc;
-	view2d(lt->ndim, lt->shape, &lr, &lc);
+	dsck_shape_2d(lt->ndim, lt->shape, &lr, &lc);
 	memset(&pt, 0, sizeof pt);
 	pt.name = (char *)name;
 	pt.dtype = lt->dt;
@@ -459,7 +172,7 @@ static enum dsck_err emit(struct dsck_plan *p, const struct lview *v,
 	pt.out_scale = -1;
 	pt.piece0 = (uint32_t)p->n_pieces;
 	for (uint32_t k = 0; k < lt->np && !rc; k++) {
-		const struct lpiece *q = &v->p[lt->p0 + k];
+		const struct dsck_lpiece *q = &v->p[lt->p0 + k];
 		uint64_t a0 = q->r0 > r0 ? q->r0 : r0;
 		uint64_t a1 = q->r0 + q->rows < r0 + rows ? q->r0 + q->rows : r0 + rows;
 		uint64_t b0 = q->c0 > c0 ? q->c0 : c0;
@@ -476,7 +189,7 @@ static enum dsck_err emit(struct dsck_plan *p, const struct lview *v,
 	return rc;
 }
 
-static enum dsck_err build_mp(struct dsck_plan *p, const struct lview *v,
+static enum dsck_err build_mp(struct dsck_plan *p, const struct dsck_logical *v,
 			      const struct dsck_ckpt *ck, const struct dsck_shard_opts *o,
 			      struct dsck_error *err)
 {
@@ -501,12 +214,12 @@ static enum dsck_err build_mp(struct dsck_plan *p, const struct lview *v,
 		snprintf(file, sizeof file, "model%u-mp%u.safetensors", r, n);
 		rc = dsck_plan_add_file(p, file, err);
 		for (size_t i = 0; i < v->n && !rc; i++) {
-			const struct ltensor *lt = &v->t[i];
+			const struct dsck_ltensor *lt = &v->t[i];
 			if (skip_for_mp(lt, o->keep_mtp))
 				continue;
 			uint64_t lr, lc;
 			struct dsck_mp_info mi;
-			view2d(lt->ndim, lt->shape, &lr, &lc);
+			dsck_shape_2d(lt->ndim, lt->shape, &lr, &lc);
 			dsck_mp_name(lt->hf, mp, sizeof mp, &mi);
 			switch (lt->mi.split) {
 			case DSCK_SPLIT_EXPERT:
@@ -530,15 +243,15 @@ static enum dsck_err build_mp(struct dsck_plan *p, const struct lview *v,
 
 static int order_cmp(const void *a, const void *b)
 {
-	const struct ltensor *const *x = a, *const *y = b;
+	const struct dsck_ltensor *const *x = a, *const *y = b;
 	return (*x)->order < (*y)->order ? -1 : (*x)->order > (*y)->order;
 }
 
-static enum dsck_err build_hf(struct dsck_plan *p, const struct lview *v,
+static enum dsck_err build_hf(struct dsck_plan *p, const struct dsck_logical *v,
 			      const struct dsck_ckpt *ck, const struct dsck_shard_opts *o,
 			      struct dsck_index *like, struct dsck_error *err)
 {
-	const struct ltensor **ord = calloc(v->n ? v->n : 1, sizeof *ord);
+	const struct dsck_ltensor **ord = calloc(v->n ? v->n : 1, sizeof *ord);
 	uint32_t *file = calloc(v->n ? v->n : 1, sizeof *file);
 	uint32_t n_files = 0;
 	enum dsck_err rc = DSCK_OK;
@@ -621,7 +334,7 @@ static enum dsck_err build_hf(struct dsck_plan *p, const struct lview *v,
 			if (file[i] != f)
 				continue;
 			uint64_t lr, lc;
-			view2d(ord[i]->ndim, ord[i]->shape, &lr, &lc);
+			dsck_shape_2d(ord[i]->ndim, ord[i]->shape, &lr, &lc);
 			rc = emit(p, v, ord[i], ord[i]->hf, 0, lr, 0, lc, err);
 		}
 	}
@@ -712,7 +425,7 @@ enum dsck_err dsck_shard_plan_build(const struct dsck_ckpt *ck,
 				    const struct dsck_shard_opts *o,
 				    struct dsck_plan *p, struct dsck_error *err)
 {
-	struct lview v;
+	struct dsck_logical v;
 	struct dsck_index like;
 	int have_like = 0;
 	enum dsck_err rc;
@@ -721,7 +434,7 @@ enum dsck_err dsck_shard_plan_build(const struct dsck_ckpt *ck,
 
 	memset(&like, 0, sizeof like);
 	dsck_plan_init(p, "shard");
-	rc = lview_build(&v, ck, err);
+	rc = dsck_logical_build(&v, ck, err);
 	if (!rc && o->like) {
 		rc = dsck_file_read_all(o->like, DSCK_INDEX_MAX_BYTES, &text, &len, err);
 		if (!rc)
@@ -755,6 +468,6 @@ enum dsck_err dsck_shard_plan_build(const struct dsck_ckpt *ck,
 	if (have_like)
 		dsck_index_release(&like);
 	free(text);
-	lview_release(&v);
+	dsck_logical_release(&v);
 	return rc;
 }
