@@ -179,11 +179,6 @@ enum dsck_err dsck_model_open(const struct dsck_ckpt *ck, const struct dsck_mode
 		dsck_error_file(err, ck->path);
 		return dsck_error_set(err, DSCK_E_CONFIG_MISSING, "the forward pass needs config.json");
 	}
-	if (ck->mp_ranks) {
-		dsck_error_file(err, ck->path);
-		return dsck_error_set(err, DSCK_E_UNSUPPORTED,
-				      "MP rank files: rebuild the HF layout with dsck-shard --hf");
-	}
 	m = calloc(1, sizeof *m);
 	if (!m)
 		return dsck_error_set(err, DSCK_E_NOMEM, "model");

@@ -9,9 +9,34 @@
 #include <string.h>
 #include <sys/mman.h>
 
+/* Pieces live in chunks that never move, so weights may point at them. */
+#define CHUNK_PIECES 4096
+struct dsck_wchunk {
+	struct dsck_wchunk *next;
+	size_t used;
+	struct dsck_wpiece p[CHUNK_PIECES];
+};
+
+static struct dsck_wpiece *pieces_alloc(struct dsck_wmap *m, uint32_t n)
+{
+	if (n > CHUNK_PIECES)
+		return NULL;
+	if (!m->chunks || m->chunks->used + n > CHUNK_PIECES) {
+		struct dsck_wchunk *c = calloc(1, sizeof *c);
+		if (!c)
+			return NULL;
+		c->next = m->chunks;
+		m->chunks = c;
+	}
+	struct dsck_wpiece *p = m->chunks->p + m->chunks->used;
+	m->chunks->used += n;
+	return p;
+}
+
 enum dsck_err dsck_wmap_open(const struct dsck_ckpt *ck, struct dsck_wmap *m,
 			     struct dsck_error *err)
 {
+	enum dsck_err rc;
 	memset(m, 0, sizeof *m);
 	m->ck = ck;
 	m->n = ck->n_shards;
@@ -33,11 +58,24 @@ enum dsck_err dsck_wmap_open(const struct dsck_ckpt *ck, struct dsck_wmap *m,
 			return dsck_error_set(err, dsck_err_from_errno(e), "mmap: %s", strerror(e));
 		}
 	}
+	if (ck->mp_ranks) { /* RT-R2: an MP directory read whole */
+		rc = dsck_logical_build(&m->lv, ck, err);
+		if (rc)
+			return rc;
+		m->has_lv = 1;
+	}
 	return DSCK_OK;
 }
 
 void dsck_wmap_close(struct dsck_wmap *m)
 {
+	while (m->chunks) {
+		struct dsck_wchunk *n = m->chunks->next;
+		free(m->chunks);
+		m->chunks = n;
+	}
+	if (m->has_lv)
+		dsck_logical_release(&m->lv);
 	for (size_t i = 0; m->base && i < m->n; i++)
 		if (m->base[i] != MAP_FAILED)
 			munmap(m->base[i], (size_t)m->len[i]);
@@ -52,44 +90,73 @@ static const uint8_t *tensor_ptr(const struct dsck_wmap *m, const struct dsck_ck
 	return (const uint8_t *)m->base[ct->shard] + st->data_start + ct->t->begin;
 }
 
-static void view2d(const struct dsck_st_tensor *t, uint64_t *r, uint64_t *c)
+/* The data of ck tensor index phys. */
+static const uint8_t *phys_ptr(const struct dsck_wmap *m, uint32_t phys)
 {
-	*r = 1;
-	*c = 1;
-	if (t->ndim == 1)
-		*c = t->shape[0];
-	else if (t->ndim >= 2) {
-		*r = t->shape[0];
-		for (uint32_t d = 1; d < t->ndim; d++)
-			*c *= t->shape[d];
-	}
+	return tensor_ptr(m, &m->ck->tensors[phys]);
 }
 
-enum dsck_err dsck_weight_get(const struct dsck_wmap *m, const char *name,
+/* Where the tensor `name` is: its pieces (phys index and rectangle) and
+ * shape, from the logical view of an MP directory or the ckpt itself. */
+struct src {
+	const struct dsck_st_tensor *t0;   /* first piece's tensor: dtype */
+	uint64_t rows, cols;
+	uint32_t np;
+	struct dsck_lpiece one;
+	const struct dsck_lpiece *p;
+};
+
+static int find_src(const struct dsck_wmap *m, const char *name, struct src *s)
+{
+	memset(s, 0, sizeof *s);
+	if (m->has_lv) {
+		const struct dsck_ltensor *lt = dsck_logical_find(&m->lv, name);
+		if (!lt)
+			return 0;
+		dsck_shape_2d(lt->ndim, lt->shape, &s->rows, &s->cols);
+		s->np = lt->np;
+		s->p = m->lv.p + lt->p0;
+		s->t0 = m->ck->tensors[s->p[0].phys].t;
+		return 1;
+	}
+	const struct dsck_ckpt_tensor *ct = dsck_ckpt_find(m->ck, name, strlen(name));
+	if (!ct)
+		return 0;
+	s->t0 = ct->t;
+	dsck_shape_2d(ct->t->ndim, ct->t->shape, &s->rows, &s->cols);
+	s->one = (struct dsck_lpiece){ (uint32_t)(ct - m->ck->tensors), 0, 0, s->rows, s->cols };
+	s->np = 1;
+	s->p = &s->one;
+	return 1;
+}
+
+enum dsck_err dsck_weight_get(const struct dsck_wmap *cm, const char *name,
 			      uint64_t rows, uint64_t cols, int optional,
 			      struct dsck_weight *w, int *found,
 			      struct dsck_error *err)
 {
+	struct dsck_wmap *m = (struct dsck_wmap *)cm; /* pieces are allocated from its arena */
 	const struct dsck_ckpt *ck = m->ck;
-	const struct dsck_ckpt_tensor *ct = dsck_ckpt_find(ck, name, strlen(name));
+	struct src s, ss;
+	int have = find_src(m, name, &s);
 	memset(w, 0, sizeof *w);
 	if (found)
-		*found = ct != NULL;
-	if (!ct) {
+		*found = have;
+	if (!have) {
 		if (optional)
 			return DSCK_OK;
 		dsck_error_file(err, ck->path);
 		dsck_error_tensor(err, name);
-		return dsck_error_set(err, DSCK_E_TENSOR_NOT_FOUND,
-				      "the model needs this tensor");
+		return dsck_error_set(err, DSCK_E_TENSOR_NOT_FOUND, "the model needs this tensor");
 	}
-	w->name = ct->t->name;
-	w->dtype = ct->t->dtype;
-	view2d(ct->t, &w->rows, &w->cols);
+	w->name = s.t0->name;
+	w->dtype = s.t0->dtype;
+	w->rows = s.rows;
+	w->cols = s.cols;
 	w->br = ck->has_config ? ck->cfg.block_rows : 128;
 	w->bc = ck->has_config ? ck->cfg.block_cols : 128;
 	if ((rows && w->rows != rows) || (cols && w->cols != cols)) {
-		dsck_error_file(err, ck->shard_names[ct->shard]);
+		dsck_error_file(err, ck->path);
 		dsck_error_tensor(err, name);
 		dsck_error_expect(err, "[%llu, %llu]", (unsigned long long)rows, (unsigned long long)cols);
 		dsck_error_found(err, "[%llu, %llu]", (unsigned long long)w->rows,
@@ -101,26 +168,29 @@ enum dsck_err dsck_weight_get(const struct dsck_wmap *m, const char *name,
 		return dsck_error_set(err, DSCK_E_UNSUPPORTED, "dtype %s is not a weight dtype",
 				      dsck_dtype_name(w->dtype));
 	}
-	w->np = 1;
-	w->p[0].data = tensor_ptr(m, ct);
-	w->p[0].rows = w->rows;
-	w->p[0].cols = w->cols;
+	w->p = pieces_alloc(m, s.np);
+	if (!w->p)
+		return dsck_error_set(err, DSCK_E_NOMEM, "weight pieces");
+	w->np = s.np;
+	for (uint32_t k = 0; k < s.np; k++)
+		w->p[k] = (struct dsck_wpiece){ phys_ptr(m, s.p[k].phys), NULL, s.p[k].r0, s.p[k].c0,
+						s.p[k].rows, s.p[k].cols };
 	if (w->dtype == DSCK_F8_E4M3) {
 		char sname[1100];
 		snprintf(sname, sizeof sname, "%s_scale_inv", name);
-		const struct dsck_ckpt_tensor *cs = dsck_ckpt_find(ck, sname, strlen(sname));
-		uint64_t sr, sc;
-		if (!cs) {
+		/* a scale is split with its weight: piece k of one is piece k of
+		 * the other, block-aligned (MP-R5) */
+		if (!find_src(m, sname, &ss) || ss.np != s.np) {
 			dsck_error_tensor(err, name);
 			return dsck_error_set(err, DSCK_E_TENSOR_NOT_FOUND, "FP8 weight without its scale");
 		}
-		view2d(cs->t, &sr, &sc);
-		if (cs->t->dtype != DSCK_F32 || sr != (w->rows + w->br - 1) / w->br ||
-		    sc != (w->cols + w->bc - 1) / w->bc) {
+		if (ss.t0->dtype != DSCK_F32 || ss.rows != (w->rows + w->br - 1) / w->br ||
+		    ss.cols != (w->cols + w->bc - 1) / w->bc) {
 			dsck_error_tensor(err, sname);
 			return dsck_error_set(err, DSCK_E_MODEL_MISMATCH, "scale grid does not fit its weight");
 		}
-		w->p[0].scale = (const float *)(const void *)tensor_ptr(m, cs);
+		for (uint32_t k = 0; k < s.np; k++)
+			w->p[k].scale = (const float *)(const void *)phys_ptr(m, ss.p[k].phys);
 	}
 	return DSCK_OK;
 }

@@ -12,12 +12,11 @@
 
 #include "ckpt.h"
 #include "err.h"
+#include "logical.h"
 #include "pool.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define DSCK_W_MAX_PIECES 64
 
 struct dsck_wpiece {
 	const uint8_t *data;       /* row-major [rows, cols] of the stored dtype */
@@ -32,15 +31,21 @@ struct dsck_weight {
 	uint64_t rows, cols;
 	uint64_t br, bc;           /* FP8 block */
 	uint32_t np;
-	struct dsck_wpiece p[DSCK_W_MAX_PIECES];
+	struct dsck_wpiece *p;     /* np pieces, owned by the dsck_wmap */
 };
 
-/* Every shard of a checkpoint mapped read-only. */
+struct dsck_wchunk;
+
+/* Every shard of a checkpoint mapped read-only, and for an MP(N) directory
+ * its logical view (the ranks' slices of each tensor, MP-R4). */
 struct dsck_wmap {
 	const struct dsck_ckpt *ck;
 	size_t n;
 	void **base;               /* mmap of shard i, or MAP_FAILED */
 	uint64_t *len;
+	int has_lv;
+	struct dsck_logical lv;
+	struct dsck_wchunk *chunks; /* storage of the weights' pieces */
 };
 
 enum dsck_err dsck_wmap_open(const struct dsck_ckpt *ck, struct dsck_wmap *m,
