@@ -1,5 +1,5 @@
 /*
- * model.c - the fp32 reference forward pass (model.h, formats.md §14).
+ * model.c - the fp32 reference forward pass (model.h, formats.md §13).
  *
  * Shapes (S tokens of one call, H heads): x [S, dim]; q [S, H, nope+rope];
  * kv_a [S, kv_lora+rope]; naive caches k [T, H, nope+rope], v [T, H, v];
@@ -335,7 +335,7 @@ static int seq_reserve(const struct dsck_model *m, struct dsck_seq *s, uint64_t 
 
 /* ---- pieces of the forward pass --------------------------------------- */
 
-/* RT-R2: RMSNorm in fp32: x * 1/sqrt(mean(x^2) + eps) * w, rows of n. */
+/* RT-R3: RMSNorm in fp32: x * 1/sqrt(mean(x^2) + eps) * w, rows of n. */
 static void rmsnorm(float *y, const float *x, const float *w, size_t rows, size_t n, float eps)
 {
 	for (size_t r = 0; r < rows; r++) {

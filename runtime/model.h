@@ -1,6 +1,6 @@
 /*
  * model.h - the reference forward pass of the DeepSeek-V3 family on the
- * CPU, in fp32, over weights kept in their stored dtype (formats.md §14,
+ * CPU, in fp32, over weights kept in their stored dtype (formats.md §13,
  * RT-R1..RT-R9). It follows DeepSeek's inference/model.py step by step:
  * embedding; per block attn_norm -> MLA (q_lora or plain wq; kv_a ->
  * kv_norm and k_pe; YaRN RoPE on interleaved pairs; causal softmax) ->
