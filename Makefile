@@ -26,8 +26,16 @@ ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-# runtime/main.c is dsck-run; the rest of runtime/ is library code.
-LIB_SRC  := $(sort $(wildcard lib/*.c kernels/*.c) $(filter-out runtime/main.c,$(wildcard runtime/*.c)))
+# runtime/main.c and comm_mpi.c are dsck-run; the rest of runtime/ is
+# library code (the other tools never link MPI).
+RUN_ONLY := runtime/main.c runtime/comm_mpi.c
+LIB_SRC  := $(sort $(wildcard lib/*.c kernels/*.c) $(filter-out $(RUN_ONLY),$(wildcard runtime/*.c)))
+# OpenMPI for dsck-run's ranks when mpicc is there (make deps installs it)
+MPICC    := $(shell command -v mpicc 2>/dev/null)
+ifneq ($(MPICC),)
+MPI_CFLAGS := -DDSCK_HAVE_MPI $(shell mpicc --showme:compile)
+MPI_LIBS   := $(shell mpicc --showme:link)
+endif
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_A    := $(B)/libdsck.a
 HDRS     := $(wildcard lib/*.h kernels/*.h runtime/*.h)
@@ -47,7 +55,8 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 .PHONY: all test test-plain test-asan demo deps fuzz install clean tests-bin
 
 # Debian packages: compiler, cJSON, OpenSSL (SHA-256), clang for libFuzzer.
-DEB_PKGS := build-essential clang libcjson-dev libssl-dev zlib1g-dev libpcre2-dev python3 python3-pip
+DEB_PKGS := build-essential clang libcjson-dev libssl-dev zlib1g-dev libpcre2-dev \
+            libopenmpi-dev openmpi-bin python3 python3-pip
 deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null
@@ -63,9 +72,13 @@ $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/bin/dsck-run: $(B)/runtime/main.o $(LIB_A)
+$(B)/runtime/comm_mpi.o: runtime/comm_mpi.c $(HDRS) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(MPI_CFLAGS) -c -o $@ $<
+
+$(B)/bin/dsck-run: $(B)/runtime/main.o $(B)/runtime/comm_mpi.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(MPI_LIBS)
 
 # A tool is every .c file in its folder, linked against libdsck.
 .SECONDEXPANSION:

@@ -15,6 +15,7 @@
 #include "npy.h"
 #include "progress.h"
 #include "chat.h"
+#include "comm_mpi.h"
 #include "sample.h"
 #include "tokenizer.h"
 
@@ -333,10 +334,24 @@ int main(int argc, char **argv)
 	int status = 0;
 	enum dsck_err rc;
 
+	struct dsck_comm comm;
 	memset(&o, 0, sizeof o);
 	memset(&smp, 0, sizeof smp);
+	memset(&comm, 0, sizeof comm);
+	/* RT-R10: under mpirun every rank computes its slice; rank 0 speaks */
+	int ranks = dsck_comm_mpi_init(&argc, &argv, &comm);
+	if (ranks < 0) {
+		fprintf(stderr, "dsck-run: error: MPI did not start\n");
+		return DSCK_EXIT_IO;
+	}
 	if ((status = parse_args(argc, argv, &o)) != 0)
-		return status;
+		goto finish;
+	int speak = comm.rank == 0;
+	if (!speak) {
+		o.quiet = 1;
+		if (!freopen("/dev/null", "w", stdout))
+			return DSCK_EXIT_IO;
+	}
 	dsck_error_clear(&err);
 	if (!o.tokens || strcmp(o.cmd, "generate") == 0) {
 		rc = dsck_tok_load(o.model, &tok, &err);
@@ -351,7 +366,7 @@ int main(int argc, char **argv)
 		rc = dsck_error_set(&err, DSCK_E_USAGE, "the prompt has no tokens");
 		goto fail;
 	}
-	struct dsck_model_opts mo = { o.threads, o.attn, o.ctx };
+	struct dsck_model_opts mo = { o.threads, o.attn, o.ctx, ranks > 0 ? &comm : NULL };
 	if ((rc = dsck_ckpt_open(o.model, &ck, &err)) || (rc = dsck_model_open(ck, &mo, &m, &err)) ||
 	    (rc = dsck_seq_new(m, &s, &err)))
 		goto fail;
@@ -368,7 +383,8 @@ int main(int argc, char **argv)
 	}
 	struct dump_ctx dump = { o.dump, 0, { 0 } };
 	double t0 = dsck_now();
-	rc = dsck_model_forward(m, s, ids, n, rows > 1, logits, o.dump ? on_layer : NULL, &dump, &err);
+	rc = dsck_model_forward(m, s, ids, n, rows > 1, logits, o.dump && speak ? on_layer : NULL,
+				&dump, &err);
 	if (rc)
 		goto fail;
 	if (dump.failed) {
@@ -379,8 +395,9 @@ int main(int argc, char **argv)
 	double t1 = dsck_now();
 	if (is_logits) {
 		uint64_t shape[2] = { rows, m->vocab };
-		rc = rows > 1 ? dsck_npy_write_f32(o.output, logits, 2, shape, &err)
-			      : dsck_npy_write_f32(o.output, logits, 1, shape + 1, &err);
+		if (speak)
+			rc = rows > 1 ? dsck_npy_write_f32(o.output, logits, 2, shape, &err)
+				      : dsck_npy_write_f32(o.output, logits, 1, shape + 1, &err);
 		if (rc)
 			goto fail;
 		if (!o.quiet)
@@ -453,5 +470,8 @@ done:
 	dsck_model_close(m);
 	dsck_ckpt_close(ck);
 	dsck_tok_free(tok);
+finish:
+	if (ranks > 0)
+		dsck_comm_mpi_finalize();
 	return status;
 }

@@ -7,6 +7,8 @@
  */
 #include "model.h"
 
+#include "mp.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,7 +51,19 @@ static enum dsck_err load_weight(struct dsck_model *m, struct dsck_weight *w, ui
 	va_start(ap, fmt);
 	vsnprintf(name, sizeof name, fmt, ap);
 	va_end(ap);
-	return dsck_weight_get(&m->map, name, rows, cols, optional, w, found, err);
+	enum dsck_err rc = dsck_weight_get(&m->map, name, rows, cols, optional, w, found, err);
+	if (rc || m->size == 1 || (found && !*found))
+		return rc;
+	/* RT-R10: this rank's slice, by the split table of MP-R2 */
+	char mp[NAME];
+	struct dsck_mp_info mi;
+	if (dsck_mp_name(name, mp, sizeof mp, &mi) || mi.split == DSCK_SPLIT_REPLICA ||
+	    mi.split == DSCK_SPLIT_EXPERT)
+		return DSCK_OK;
+	uint64_t n = m->size, r = m->rank;
+	if (mi.split == DSCK_SPLIT_ROWS)
+		return dsck_weight_get_rect(&m->map, name, r * (w->rows / n), w->rows / n, 0, 0, w, err);
+	return dsck_weight_get_rect(&m->map, name, 0, 0, r * (w->cols / n), w->cols / n, w, err);
 }
 
 static enum dsck_err load_layer(struct dsck_model *m, uint64_t i, struct dsck_layer *L,
@@ -92,7 +106,7 @@ static enum dsck_err load_layer(struct dsck_model *m, uint64_t i, struct dsck_la
 	L->ew = calloc(E * 3, sizeof *L->ew);
 	if (!L->ew)
 		return dsck_error_set(err, DSCK_E_NOMEM, "expert table");
-	for (uint64_t e = 0; e < E; e++) {
+	for (uint64_t e = m->expert0; e < m->expert0 + m->expert_n; e++) {
 		GET(&L->ew[3 * e], I, D, "%s.%llu.mlp.experts.%llu.gate_proj.weight", p,
 		    (unsigned long long)i, (unsigned long long)e);
 		GET(&L->ew[3 * e + 1], D, I, "%s.%llu.mlp.experts.%llu.down_proj.weight", p,
@@ -194,6 +208,24 @@ enum dsck_err dsck_model_open(const struct dsck_ckpt *ck, const struct dsck_mode
 	m->vdim = c->v_head_dim;
 	m->vocab = c->vocab_size;
 	m->n_layers = c->num_hidden_layers;
+	m->comm = o->comm && o->comm->size > 1 ? o->comm : NULL;
+	m->rank = m->comm ? m->comm->rank : 0;
+	m->size = m->comm ? m->comm->size : 1;
+	/* RT-R10: heads, vocabulary and experts divide over the ranks as in
+	 * DeepSeek's MP layout (MP-R5 checks the weights' slices) */
+	if (m->n_heads % (uint64_t)m->size || m->vocab % (uint64_t)m->size ||
+	    (c->n_routed_experts && c->n_routed_experts % (uint64_t)m->size)) {
+		rc = dsck_error_set(err, DSCK_E_UNSUPPORTED,
+				    "%d ranks do not divide the heads (%llu), vocabulary (%llu) and experts (%llu)",
+				    m->size, (unsigned long long)m->n_heads, (unsigned long long)m->vocab,
+				    (unsigned long long)c->n_routed_experts);
+		goto fail;
+	}
+	m->heads = m->n_heads / (uint64_t)m->size;
+	m->vocab_n = m->vocab / (uint64_t)m->size;
+	m->vocab0 = (uint64_t)m->rank * m->vocab_n;
+	m->expert_n = c->n_routed_experts / (uint64_t)m->size;
+	m->expert0 = (uint64_t)m->rank * m->expert_n;
 	m->max_seq = o->max_seq ? o->max_seq : 4096;
 	if (c->max_position_embeddings && m->max_seq > c->max_position_embeddings)
 		m->max_seq = c->max_position_embeddings;
@@ -203,15 +235,15 @@ enum dsck_err dsck_model_open(const struct dsck_ckpt *ck, const struct dsck_mode
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "model tables");
 		goto fail;
 	}
-	rc = dsck_wmap_open(ck, &m->map, err);
+	rc = dsck_wmap_open(ck, m->size > 1, &m->map, err);
 	if (rc)
 		goto fail;
-	rc = dsck_weight_get(&m->map, "model.embed_tokens.weight", m->vocab, m->dim, 0, &m->embed, NULL, err);
+	rc = load_weight(m, &m->embed, m->vocab, m->dim, 0, NULL, err, "model.embed_tokens.weight");
 	if (!rc)
-		rc = dsck_weight_get(&m->map, "model.norm.weight", 1, m->dim, 0, &m->norm, NULL, err);
+		rc = load_weight(m, &m->norm, 1, m->dim, 0, NULL, err, "model.norm.weight");
 	if (!rc) {
-		rc = dsck_weight_get(&m->map, "lm_head.weight", m->vocab, m->dim, c->tie_word_embeddings,
-				     &m->head, &found, err);
+		rc = load_weight(m, &m->head, m->vocab, m->dim, c->tie_word_embeddings, &found, err,
+				 "lm_head.weight");
 		if (!rc && !found)
 			m->head = m->embed;
 	}
@@ -305,7 +337,7 @@ static int seq_reserve(const struct dsck_model *m, struct dsck_seq *s, uint64_t 
 		cap *= 2;
 	if (cap > m->max_seq)
 		cap = m->max_seq;
-	uint64_t H = m->n_heads;
+	uint64_t H = m->heads;
 	for (uint64_t l = 0; l < s->n_layers; l++) {
 		float **a, **b;
 		uint64_t na, nb;
@@ -392,7 +424,7 @@ static void attn_items(void *vctx, size_t b, size_t e)
 {
 	struct attn_ctx *c = vctx;
 	const struct dsck_model *m = c->m;
-	uint64_t H = m->n_heads, qk = m->nope + m->rope;
+	uint64_t H = m->heads, qk = m->nope + m->rope;
 	for (size_t it = b; it < e; it++) {
 		size_t si = it / H, h = it % H;
 		uint64_t T = c->pos0 + si + 1; /* causal: positions 0..pos0+si */
@@ -445,7 +477,7 @@ static enum dsck_err attention(const struct dsck_model *m, const struct dsck_lay
 			       struct dsck_seq *s, uint64_t l, const float *h, size_t S,
 			       uint64_t pos0, float *out, struct dsck_error *err)
 {
-	uint64_t H = m->n_heads, qk = m->nope + m->rope, kvd = m->kv_lora + m->rope;
+	uint64_t H = m->heads, qk = m->nope + m->rope, kvd = m->kv_lora + m->rope;
 	float eps = (float)m->cfg->rms_norm_eps;
 	float *q = malloc(S * H * qk * sizeof *q);
 	float *kv = malloc(S * kvd * sizeof *kv);
@@ -550,6 +582,8 @@ static enum dsck_err attention(const struct dsck_model *m, const struct dsck_lay
 		free(t3);
 	}
 	dsck_matmul(m->pool, &L->wo, ov, S, out);
+	if (m->comm) /* wo is split by columns: partial sums */
+		m->comm->allreduce_sum(m->comm, out, S * m->dim);
 out:
 	free(q);
 	free(kv);
@@ -678,7 +712,8 @@ static enum dsck_err moe(const struct dsck_model *m, const struct dsck_layer *L,
 		}
 	}
 	memset(y, 0, S * D * sizeof *y);
-	for (uint64_t e = 0; e < E && !rc; e++) { /* expert-id order, as model.py adds */
+	for (uint64_t e = m->expert0; e < m->expert0 + m->expert_n && !rc; e++) {
+		/* this rank's experts in id order, as model.py adds them */
 		size_t n = 0;
 		for (size_t si = 0; si < S; si++)
 			for (uint64_t k = 0; k < K; k++)
@@ -697,8 +732,12 @@ static enum dsck_err moe(const struct dsck_model *m, const struct dsck_layer *L,
 				y[rows[j] * D + i] += ye[j * D + i] * w;
 		}
 	}
+	if (!rc && m->comm)
+		m->comm->allreduce_sum(m->comm, y, S * D);
 	if (!rc && L->has_shared) {
 		rc = mlp(m, &L->sw1, &L->sw2, &L->sw3, x, S, ye, err);
+		if (!rc && m->comm)
+			m->comm->allreduce_sum(m->comm, ye, S * D);
 		for (size_t i = 0; i < S * D && !rc; i++)
 			y[i] += ye[i];
 	}
@@ -750,8 +789,15 @@ enum dsck_err dsck_model_forward(const struct dsck_model *m, struct dsck_seq *s,
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "activations");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		dsck_weight_row(&m->embed, tokens[i], x + i * D);
+	for (size_t i = 0; i < n; i++) {
+		/* each rank embeds the tokens of its vocabulary rows */
+		if (tokens[i] >= m->vocab0 && tokens[i] < m->vocab0 + m->vocab_n)
+			dsck_weight_row(&m->embed, tokens[i] - m->vocab0, x + i * D);
+		else
+			memset(x + i * D, 0, D * sizeof *x);
+	}
+	if (m->comm)
+		m->comm->allreduce_sum(m->comm, x, n * D);
 	for (uint64_t l = 0; l < m->n_layers && !rc; l++) {
 		const struct dsck_layer *L = &m->layers[l];
 		dsck_weight_vec(&L->attn_norm, w);
@@ -766,6 +812,8 @@ enum dsck_err dsck_model_forward(const struct dsck_model *m, struct dsck_seq *s,
 		rc = L->moe ? moe(m, L, h, n, a, err) : mlp(m, &L->w1, &L->w2, &L->w3, h, n, a, err);
 		if (rc)
 			break;
+		if (!L->moe && m->comm) /* w2 is split by columns */
+			m->comm->allreduce_sum(m->comm, a, n * D);
 		for (size_t i = 0; i < n * D; i++)
 			x[i] += a[i];
 		if (hook)
@@ -777,7 +825,29 @@ enum dsck_err dsck_model_forward(const struct dsck_model *m, struct dsck_seq *s,
 		size_t first = all ? 0 : n - 1, rows = all ? n : 1;
 		dsck_weight_vec(&m->norm, w);
 		rmsnorm(h, x + first * D, w, rows, D, eps);
-		dsck_matmul(m->pool, &m->head, h, rows, logits);
+		if (!m->comm) {
+			dsck_matmul(m->pool, &m->head, h, rows, logits);
+		} else {
+			/* each rank's vocabulary rows, then gathered in rank order */
+			size_t part = rows * m->vocab_n;
+			float *mine = malloc(part * sizeof *mine);
+			float *every = malloc(part * (size_t)m->size * sizeof *every);
+			if (!mine || !every) {
+				free(mine);
+				free(every);
+				rc = dsck_error_set(err, DSCK_E_NOMEM, "logits");
+				goto out;
+			}
+			dsck_matmul(m->pool, &m->head, h, rows, mine);
+			m->comm->allgather(m->comm, mine, part, every);
+			for (int k = 0; k < m->size; k++)
+				for (size_t r = 0; r < rows; r++)
+					memcpy(logits + r * m->vocab + (size_t)k * m->vocab_n,
+					       every + ((size_t)k * rows + r) * m->vocab_n,
+					       m->vocab_n * sizeof *logits);
+			free(mine);
+			free(every);
+		}
 	}
 	s->len = pos0 + n;
 out:

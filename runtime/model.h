@@ -15,6 +15,7 @@
 #define DSCK_MODEL_H
 
 #include "ckpt.h"
+#include "comm.h"
 #include "err.h"
 #include "pool.h"
 #include "weights.h"
@@ -32,7 +33,12 @@ struct dsck_model {
 	struct dsck_wmap map;
 	struct dsck_pool *pool;
 	enum dsck_attn attn;
+	struct dsck_comm *comm;        /* NULL: one process holds everything */
+	int rank, size;                /* tensor-parallel rank of size (RT-R10) */
 	uint64_t dim, n_heads, q_lora, kv_lora, nope, rope, vdim, vocab;
+	uint64_t heads;                /* this rank's heads: n_heads / size */
+	uint64_t vocab0, vocab_n;      /* this rank's embedding and head rows */
+	uint64_t expert0, expert_n;    /* this rank's routed experts */
 	uint64_t n_layers;             /* main blocks */
 	uint64_t n_mtp;                /* MTP blocks present after them */
 	uint64_t max_seq;              /* positions a sequence may hold */
@@ -46,6 +52,7 @@ struct dsck_model_opts {
 	unsigned threads;              /* 0: all online CPUs */
 	enum dsck_attn attn;
 	uint64_t max_seq;              /* 0: 4096, capped by the config */
+	struct dsck_comm *comm;        /* tensor-parallel ranks, or NULL */
 };
 
 /* Map the checkpoint's weights and check every tensor the config needs.

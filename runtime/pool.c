@@ -78,13 +78,15 @@ struct dsck_pool *dsck_pool_create(unsigned n)
 	}
 	for (unsigned k = 1; k < p->n; k++) {
 		struct worker_arg *w = malloc(sizeof *w);
+		if (w) { /* filled before the thread can read it */
+			w->p = p;
+			w->k = k;
+		}
 		if (!w || pthread_create(&p->tid[k], NULL, worker, w) != 0) {
 			free(w);
 			p->n = k; /* run with the threads that started */
 			break;
 		}
-		w->p = p;
-		w->k = k;
 	}
 	return p;
 }

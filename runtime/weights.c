@@ -33,7 +33,7 @@ static struct dsck_wpiece *pieces_alloc(struct dsck_wmap *m, uint32_t n)
 	return p;
 }
 
-enum dsck_err dsck_wmap_open(const struct dsck_ckpt *ck, struct dsck_wmap *m,
+enum dsck_err dsck_wmap_open(const struct dsck_ckpt *ck, int with_view, struct dsck_wmap *m,
 			     struct dsck_error *err)
 {
 	enum dsck_err rc;
@@ -58,7 +58,7 @@ enum dsck_err dsck_wmap_open(const struct dsck_ckpt *ck, struct dsck_wmap *m,
 			return dsck_error_set(err, dsck_err_from_errno(e), "mmap: %s", strerror(e));
 		}
 	}
-	if (ck->mp_ranks) { /* RT-R2: an MP directory read whole */
+	if (ck->mp_ranks || with_view) { /* RT-R2: an MP directory read whole */
 		rc = dsck_logical_build(&m->lv, ck, err);
 		if (rc)
 			return rc;
@@ -173,7 +173,8 @@ enum dsck_err dsck_weight_get(const struct dsck_wmap *cm, const char *name,
 		return dsck_error_set(err, DSCK_E_NOMEM, "weight pieces");
 	w->np = s.np;
 	for (uint32_t k = 0; k < s.np; k++)
-		w->p[k] = (struct dsck_wpiece){ phys_ptr(m, s.p[k].phys), NULL, s.p[k].r0, s.p[k].c0,
+		w->p[k] = (struct dsck_wpiece){ phys_ptr(m, s.p[k].phys), NULL, s.p[k].rows,
+						s.p[k].cols, 0, 0, s.p[k].r0, s.p[k].c0,
 						s.p[k].rows, s.p[k].cols };
 	if (w->dtype == DSCK_F8_E4M3) {
 		char sname[1100];
@@ -199,22 +200,67 @@ enum dsck_err dsck_weight_get(const struct dsck_wmap *cm, const char *name,
 static void piece_row(const struct dsck_weight *w, const struct dsck_wpiece *p, uint64_t r,
 		      float *out)
 {
-	uint64_t lr = r - p->row0;
+	uint64_t lr = r - p->row0 + p->sr0; /* row of the stored tensor */
 	if (w->dtype == DSCK_F32) {
-		memcpy(out, p->data + lr * p->cols * 4, p->cols * 4);
+		memcpy(out, p->data + (lr * p->pc + p->sc0) * 4, p->cols * 4);
 	} else if (w->dtype == DSCK_BF16) {
-		dsck_k_bf16_to_f32((const uint16_t *)(const void *)(p->data + lr * p->cols * 2),
+		dsck_k_bf16_to_f32((const uint16_t *)(const void *)(p->data + (lr * p->pc + p->sc0) * 2),
 				   p->cols, out);
 	} else {
-		uint64_t nb = (p->cols + w->bc - 1) / w->bc;
-		const float *srow = p->scale + (lr / w->br) * nb;
-		const uint8_t *src = p->data + lr * p->cols;
-		for (uint64_t k = 0; k < nb; k++) {
-			uint64_t c0 = k * w->bc;
+		uint64_t grid = (p->pc + w->bc - 1) / w->bc;
+		const float *srow = p->scale + (lr / w->br) * grid + p->sc0 / w->bc;
+		const uint8_t *src = p->data + lr * p->pc + p->sc0;
+		for (uint64_t c0 = 0, k = 0; c0 < p->cols; c0 += w->bc, k++) {
 			uint64_t n = p->cols - c0 < w->bc ? p->cols - c0 : w->bc;
 			dsck_k_e4m3_to_f32(src + c0, n, srow[k], out + c0);
 		}
 	}
+}
+
+enum dsck_err dsck_weight_get_rect(const struct dsck_wmap *cm, const char *name,
+				   uint64_t r0, uint64_t rows, uint64_t c0, uint64_t cols,
+				   struct dsck_weight *w, struct dsck_error *err)
+{
+	struct dsck_wmap *m = (struct dsck_wmap *)cm;
+	struct dsck_weight whole;
+	enum dsck_err rc = dsck_weight_get(cm, name, 0, 0, 0, &whole, NULL, err);
+	if (rc)
+		return rc;
+	if (!rows)
+		rows = whole.rows;
+	if (!cols)
+		cols = whole.cols;
+	if (r0 + rows > whole.rows || c0 + cols > whole.cols ||
+	    (whole.dtype == DSCK_F8_E4M3 && (r0 % whole.br || c0 % whole.bc))) {
+		dsck_error_tensor(err, name);
+		return dsck_error_set(err, DSCK_E_UNSUPPORTED,
+				      "a rank's slice must be whole blocks inside the tensor");
+	}
+	*w = whole;
+	w->rows = rows;
+	w->cols = cols;
+	w->np = 0;
+	w->p = pieces_alloc(m, whole.np);
+	if (!w->p)
+		return dsck_error_set(err, DSCK_E_NOMEM, "weight pieces");
+	for (uint32_t k = 0; k < whole.np; k++) {
+		const struct dsck_wpiece *q = &whole.p[k];
+		uint64_t a0 = q->row0 > r0 ? q->row0 : r0;
+		uint64_t a1 = q->row0 + q->rows < r0 + rows ? q->row0 + q->rows : r0 + rows;
+		uint64_t b0 = q->col0 > c0 ? q->col0 : c0;
+		uint64_t b1 = q->col0 + q->cols < c0 + cols ? q->col0 + q->cols : c0 + cols;
+		if (a0 >= a1 || b0 >= b1)
+			continue;
+		struct dsck_wpiece *p = &w->p[w->np++];
+		*p = *q;
+		p->sr0 = q->sr0 + (a0 - q->row0);
+		p->sc0 = q->sc0 + (b0 - q->col0);
+		p->row0 = a0 - r0;
+		p->col0 = b0 - c0;
+		p->rows = a1 - a0;
+		p->cols = b1 - b0;
+	}
+	return DSCK_OK;
 }
 
 void dsck_weight_row(const struct dsck_weight *w, uint64_t r, float *out)

@@ -18,10 +18,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A rectangle [sr0, sr0+rows) x [sc0, sc0+cols) of a stored tensor of
+ * pr x pc elements (its row stride is pc), placed at (row0, col0) of the
+ * weight. sc0 and sr0 are whole FP8 blocks (MP-R5). */
 struct dsck_wpiece {
-	const uint8_t *data;       /* row-major [rows, cols] of the stored dtype */
-	const float *scale;        /* FP8: [ceil(rows/br), ceil(cols/bc)], else NULL */
-	uint64_t row0, col0;       /* place in the whole matrix */
+	const uint8_t *data;       /* the stored tensor, row-major [pr, pc] */
+	const float *scale;        /* FP8: its grid [ceil(pr/br), ceil(pc/bc)], else NULL */
+	uint64_t pr, pc;
+	uint64_t sr0, sc0;
+	uint64_t row0, col0;       /* place in the weight */
 	uint64_t rows, cols;
 };
 
@@ -48,7 +53,9 @@ struct dsck_wmap {
 	struct dsck_wchunk *chunks; /* storage of the weights' pieces */
 };
 
-enum dsck_err dsck_wmap_open(const struct dsck_ckpt *ck, struct dsck_wmap *m,
+/* Map ck; with_view builds the logical view also for an HF checkpoint
+ * (ranks slice through it); an MP directory always gets it. */
+enum dsck_err dsck_wmap_open(const struct dsck_ckpt *ck, int with_view, struct dsck_wmap *m,
 			     struct dsck_error *err);
 void dsck_wmap_close(struct dsck_wmap *m);
 
@@ -76,6 +83,15 @@ void dsck_matmul_band(struct dsck_pool *pool, const struct dsck_weight *w,
  * product over a band of rows (absorbed attention: wkv_b^T); y [S, cols]. */
 void dsck_matmul_t(struct dsck_pool *pool, const struct dsck_weight *w,
 		   uint64_t o0, uint64_t n, const float *x, size_t S, float *y);
+
+/*
+ * The rectangle rows [r0, r0+rows) x cols [c0, c0+cols) of the weight of
+ * HF name `name` (a rank's slice, MP-R2), whatever the layout; the view
+ * must exist (dsck_wmap_open with a rank count). rows or cols 0: all.
+ */
+enum dsck_err dsck_weight_get_rect(const struct dsck_wmap *m, const char *name,
+				   uint64_t r0, uint64_t rows, uint64_t c0, uint64_t cols,
+				   struct dsck_weight *w, struct dsck_error *err);
 
 /* Row r of W as fp32 into out[cols] (embedding lookup). */
 void dsck_weight_row(const struct dsck_weight *w, uint64_t r, float *out);
