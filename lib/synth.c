@@ -27,6 +27,16 @@
  *   BF16 proj   BF16 ~N(0, 1/sqrt(in_features)), eh_proj the same
  * "Normal" is a 4-term Irwin-Hall sum of 16-bit uniforms. F32 -> BF16 is
  * round-to-nearest-even. All output is little-endian, written bytewise.
+ *
+ * Planted weights (SY-R8, synth_planted.c) change the distributions:
+ *   FP8 weight  the same codes as above
+ *   scale_inv   2^e, e uniform in -19..-16 (so |w| <= 448 * 2^-16)
+ *   BF16 proj   exactly e4m3(code) * scale of the FP8 checkpoint: the codes
+ *               and scales above, dequantized (exact in BF16), so a BF16
+ *               planted checkpoint equals the FP8 one converted
+ *   norm        1.0; router bias 0.0; router as above
+ *   embed/head  the one-hot rows of synth_planted.c (MTP copies the same)
+ *   eh_proj     [I | 0] plus ~N(0, 2^-12) off the identity's diagonal
  */
 #include "synth.h"
 
@@ -206,7 +216,10 @@ static inline uint32_t f32_bits(float f)
 }
 
 enum gen_kind { GEN_FP8, GEN_SCALE, GEN_NORM, GEN_NORMAL_BF16, GEN_BIAS_F32,
-		GEN_NORMAL_F32 };
+		GEN_NORMAL_F32,
+		/* planted (SY-R8) */
+		GEN_PL_CONST, GEN_PL_SCALE, GEN_PL_EMBED, GEN_PL_HEAD, GEN_PL_EH,
+		GEN_PL_DEQ };
 
 struct gen {
 	enum gen_kind kind;
@@ -214,12 +227,92 @@ struct gen {
 	uint32_t mant_mask;     /* scales: random mantissa bits (0: powers of two) */
 	float sigma;
 	const uint8_t *fp8_table;
+	/* planted */
+	const struct dsck_synth_planted *pl;
+	int f32;                /* output F32, else BF16 */
+	float value;            /* GEN_PL_CONST */
+	uint64_t cols;          /* row length of the 2-D view */
+	uint64_t skey;          /* GEN_PL_DEQ: key of NAME_scale_inv */
+	uint64_t br, bc, scols; /* GEN_PL_DEQ: block and scale grid columns */
 };
+
+/* Planted scale of draw r: 2^e, e in DSCK_PLANTED_SCALE_EXP - 3 .. EXP. */
+static inline float planted_scale(uint64_t r)
+{
+	uint32_t e = (uint32_t)(127 + DSCK_PLANTED_SCALE_EXP - (int)((r >> 32) % 4));
+	uint32_t x = e << 23;
+	float f;
+	memcpy(&f, &x, sizeof f);
+	return f;
+}
+
+/* Signed value of e4m3fn code c (never NaN here). */
+static float e4m3_signed(unsigned c)
+{
+	double v = e4m3_value(c & 0x7fu);
+	return (float)((c & 0x80u) ? -v : v);
+}
+
+/* FP8 code of element i of the stream keyed by key (GEN_FP8's layout). */
+static inline unsigned fp8_code(const struct gen *g, uint64_t key, uint64_t i)
+{
+	uint64_t r = draw(key, i / 3);
+	unsigned slot = (unsigned)(i % 3);
+	return g->fp8_table[(unsigned)(r >> (FP8_TABLE_BITS * slot)) &
+			    ((1u << FP8_TABLE_BITS) - 1)];
+}
+
+/* Planted kinds (SY-R8); FP8 weights and the router keep theirs. */
+static void gen_planted(const struct dsck_inv_tensor *t, uint64_t seed,
+			const struct dsck_config *cfg, struct gen *g)
+{
+	g->f32 = t->dtype == DSCK_F32;
+	g->cols = t->ndim == 2 ? t->shape[1] : t->shape[0];
+	switch (t->role) {
+	case DSCK_ROLE_SCALE:
+		g->kind = GEN_PL_SCALE;
+		break;
+	case DSCK_ROLE_NORM:
+		g->kind = GEN_PL_CONST;
+		g->value = 1.0f;
+		break;
+	case DSCK_ROLE_ROUTER_BIAS:
+		g->kind = GEN_PL_CONST;
+		g->value = 0.0f;
+		break;
+	case DSCK_ROLE_EMBED:
+		g->kind = GEN_PL_EMBED;
+		break;
+	case DSCK_ROLE_HEAD:
+		g->kind = GEN_PL_HEAD;
+		break;
+	case DSCK_ROLE_EH_PROJ:
+		g->kind = GEN_PL_EH;
+		g->sigma = 1.0f / 4096.0f;
+		break;
+	case DSCK_ROLE_PROJ:
+		if (t->dtype != DSCK_F8_E4M3 && t->ndim == 2) {
+			/* the FP8 checkpoint's codes and scales, dequantized */
+			char sname[256];
+			snprintf(sname, sizeof sname, "%s_scale_inv", t->name);
+			g->kind = GEN_PL_DEQ;
+			g->skey = tensor_key(seed, sname);
+			g->br = cfg->block_rows ? cfg->block_rows : 128;
+			g->bc = cfg->block_cols ? cfg->block_cols : 128;
+			g->scols = (g->cols + g->bc - 1) / g->bc;
+		}
+		break;
+	case DSCK_ROLE_ROUTER:
+		break;
+	}
+}
 
 static void gen_for(const struct dsck_inv_tensor *t, uint64_t seed,
 		    const struct dsck_config *cfg, const uint8_t *table,
-		    struct gen *g)
+		    const struct dsck_synth_planted *pl, struct gen *g)
 {
+	memset(g, 0, sizeof *g);
+	g->pl = pl;
 	g->key = tensor_key(seed, t->name);
 	/* scale_fmt ue8m0 (V3.1): scales are exact powers of two */
 	g->mant_mask = cfg->scale_fmt == DSCK_SCALE_UE8M0 ? 0 : 0x7fffffu;
@@ -256,6 +349,16 @@ static void gen_for(const struct dsck_inv_tensor *t, uint64_t seed,
 		g->kind = GEN_FP8;
 	else if (t->dtype == DSCK_F32 && g->kind == GEN_NORMAL_BF16)
 		g->kind = GEN_NORMAL_F32;
+	if (pl)
+		gen_planted(t, seed, cfg, g);
+}
+
+static inline void put_val(const struct gen *g, uint8_t *out, size_t j, float v)
+{
+	if (g->f32)
+		put32(out + 4 * j, f32_bits(v));
+	else
+		put16(out + 2 * j, f32_to_bf16(v));
 }
 
 /*
@@ -313,6 +416,39 @@ static void gen_fill(const struct gen *g, unsigned esize, uint64_t off,
 		for (size_t j = 0; j < cnt; j++) {
 			float v = g->sigma * normal4(draw(g->key, i0 + j));
 			put32(out + 4 * j, f32_bits(v));
+		}
+		break;
+	case GEN_PL_CONST:
+		for (size_t j = 0; j < cnt; j++)
+			put_val(g, out, j, g->value);
+		break;
+	case GEN_PL_SCALE:
+		for (size_t j = 0; j < cnt; j++)
+			put32(out + 4 * j, f32_bits(planted_scale(draw(g->key, i0 + j))));
+		break;
+	case GEN_PL_EMBED:
+	case GEN_PL_HEAD:
+		for (size_t j = 0; j < cnt; j++) {
+			uint64_t i = i0 + j, r = i / g->cols, c = i % g->cols;
+			put_val(g, out, j, g->kind == GEN_PL_EMBED
+						   ? dsck_synth_planted_embed(g->pl, r, c)
+						   : dsck_synth_planted_head(g->pl, r, c));
+		}
+		break;
+	case GEN_PL_EH:
+		for (size_t j = 0; j < cnt; j++) {
+			uint64_t i = i0 + j, r = i / g->cols, c = i % g->cols;
+			float v = c == r ? 1.0f : g->sigma * normal4(draw(g->key, i));
+			put_val(g, out, j, v);
+		}
+		break;
+	case GEN_PL_DEQ:
+		for (size_t j = 0; j < cnt; j++) {
+			uint64_t i = i0 + j, r = i / g->cols, c = i % g->cols;
+			uint64_t b = (r / g->br) * g->scols + c / g->bc;
+			float v = e4m3_signed(fp8_code(g, g->key, i)) *
+				  planted_scale(draw(g->skey, b));
+			put_val(g, out, j, v);
 		}
 		break;
 	}
@@ -503,6 +639,7 @@ struct writer_ctx {
 	const struct plan *p;
 	uint8_t *buf;           /* DSCK_SYNTH_CHUNK bytes */
 	uint8_t *fp8_table;     /* 2^20 entries */
+	const struct dsck_synth_planted *pl; /* planted weights, or NULL */
 	struct dsck_st_spec *specs;
 	struct dsck_synth_progress prog;
 	uint64_t file_bytes, data_written;
@@ -548,7 +685,7 @@ static enum dsck_err shard_write(struct writer_ctx *c, size_t k,
 		/* chunk: a whole number of elements (and of FP8 triples) */
 		size_t chunk = DSCK_SYNTH_CHUNK - DSCK_SYNTH_CHUNK % 12;
 		struct gen g;
-		gen_for(t, c->opts->seed, &p->sc.cfg, c->fp8_table, &g);
+		gen_for(t, c->opts->seed, &p->sc.cfg, c->fp8_table, c->pl, &g);
 		for (uint64_t off = 0; off < t->nbytes;) {
 			uint64_t left = t->nbytes - off;
 			size_t m = left < chunk ? (size_t)left : chunk;
@@ -588,14 +725,26 @@ enum dsck_err dsck_synth_write(const struct dsck_synth_opts *opts,
 	char *tok_json = NULL, *tok_cfg = NULL, *gen_cfg = NULL, *index_path = NULL;
 	const char **names = NULL;
 	size_t max_in_shard = 0;
+	struct dsck_synth_planted pl = { 0 };
 
 	if (!opts->out_dir || !opts->out_dir[0]) {
 		rc = dsck_error_set(err, DSCK_E_USAGE, "no output directory");
 		goto out;
 	}
+	if (opts->planted && opts->sparse) {
+		rc = dsck_error_set(err, DSCK_E_USAGE,
+				    "planted weights need data: not with sparse");
+		goto out;
+	}
 	rc = dsck_synth_config_make(opts, &p.sc, err);
 	if (rc)
 		goto out;
+	if (opts->planted) {
+		rc = dsck_synth_planted_make(&p.sc.cfg, &pl, err);
+		if (rc)
+			goto out;
+		c.pl = &pl;
+	}
 	rc = dsck_inventory_build(&p.sc.cfg,
 				  p.sc.cfg.quantized ? DSCK_CKPT_FP8 : DSCK_CKPT_BF16,
 				  &p.inv, err);
@@ -610,6 +759,7 @@ enum dsck_err dsck_synth_write(const struct dsck_synth_opts *opts,
 	res.n_tensors = p.inv.n;
 	res.payload_bytes = p.inv.payload_bytes;
 	res.fp8 = p.sc.cfg.quantized;
+	res.planted = opts->planted != 0;
 	if (!opts->sparse && opts->max_dense_bytes &&
 	    p.inv.payload_bytes > opts->max_dense_bytes) {
 		rc = dsck_error_set(err, DSCK_E_USAGE,
@@ -691,6 +841,7 @@ out:
 	free(gen_cfg);
 	free(tok_json);
 	free(tok_cfg);
+	dsck_synth_planted_release(&pl);
 	plan_release(&p);
 	return rc;
 }

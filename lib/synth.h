@@ -17,6 +17,10 @@
  * memory. With sparse set the data are file holes (SY-R4) and only headers,
  * index and small JSON files are written.
  *
+ * With planted set the values follow SY-R8 instead of SY-R6: a model whose
+ * greedy generation continues the lowercase alphabet from the last letter
+ * of the prompt (synth_planted.c).
+ *
  * The library never prints; progress goes to an optional callback.
  */
 #ifndef DSCK_SYNTH_H
@@ -59,6 +63,8 @@ struct dsck_synth_opts {
 	int64_t experts;          /* n_routed_experts override, < 0: keep */
 	enum dsck_synth_dtype dtype;
 	int sparse;               /* data as file holes (SY-R4) */
+	int planted;              /* planted weights (SY-R8): greedy generation
+				     continues the alphabet; not with sparse */
 	int force;                /* write into a non-empty out_dir */
 	uint64_t max_dense_bytes; /* refuse a non-sparse write of more payload
 				     bytes than this (DSCK_E_USAGE); 0: no limit */
@@ -78,6 +84,7 @@ struct dsck_synth_result {
 	uint64_t file_bytes;     /* apparent size of every file written */
 	uint64_t data_written;   /* data bytes actually written (0 when sparse) */
 	int fp8;                 /* 1 for an FP8 checkpoint */
+	int planted;             /* 1 for planted weights (SY-R8) */
 };
 
 /*
@@ -130,5 +137,42 @@ enum dsck_err dsck_synth_tokenizer_build(const struct dsck_config *cfg,
 					 char **tokenizer_json,
 					 char **tokenizer_config_json,
 					 struct dsck_error *err);
+
+/*
+ * Last byte (0..255) of token id i of that tokenizer into last[i] for
+ * i < n; -1 for a token without bytes (special tokens) and for ids beyond
+ * the tokenizer.
+ */
+enum dsck_err dsck_synth_tokenizer_last_bytes(const struct dsck_config *cfg,
+					      int16_t *last, size_t n,
+					      struct dsck_error *err);
+
+/* ---- planted weights (synth_planted.c, SY-R8) ---- */
+
+#define DSCK_PLANTED_EMBED 10.0f  /* the embedding's one nonzero value */
+#define DSCK_PLANTED_HEAD 1.0f    /* lm_head's nonzero values */
+#define DSCK_PLANTED_OTHER 26     /* dimension of a token not ending in a-z */
+#define DSCK_PLANTED_SCALE_EXP (-16) /* FP8 scales 2^-16 .. 2^-19 */
+
+struct dsck_synth_planted {
+	uint64_t vocab;
+	uint8_t *dim_of;      /* [vocab]: 0..25 for a last byte 'a'..'z', else 26 */
+	int8_t *letter_of;    /* [vocab]: k for the token "a"+k, else -1 */
+};
+
+/*
+ * The token tables of cfg's synthetic tokenizer. Refuses (CONFIG_RANGE,
+ * naming the field) a hidden_size below 27 and tied embeddings.
+ */
+enum dsck_err dsck_synth_planted_make(const struct dsck_config *cfg,
+				      struct dsck_synth_planted *pl,
+				      struct dsck_error *err);
+void dsck_synth_planted_release(struct dsck_synth_planted *pl);
+
+/* Element [r, c] of the planted embedding and of the planted lm_head. */
+float dsck_synth_planted_embed(const struct dsck_synth_planted *pl,
+			       uint64_t r, uint64_t c);
+float dsck_synth_planted_head(const struct dsck_synth_planted *pl,
+			      uint64_t r, uint64_t c);
 
 #endif

@@ -538,19 +538,14 @@ static void tokenizer_config_json(struct dsck_jsonw *b, uint64_t max_len)
 			      (unsigned long long)max_len);
 }
 
-enum dsck_err dsck_synth_tokenizer_build(const struct dsck_config *cfg,
-					 char **tokenizer_json_out,
-					 char **tokenizer_config_out,
-					 struct dsck_error *err)
+/* The tokenizer of cfg: bos, eos, the byte tokens and the merges (the
+ * extra special tokens follow at p->n_toks). */
+static enum dsck_err bpe_make(const struct dsck_config *cfg, struct bpe *p,
+			      struct dsck_error *err)
 {
-	enum dsck_err rc = DSCK_OK;
-	struct bpe p = { 0 };
-	struct dsck_jsonw tj = DSCK_JSONW_INIT, tc = DSCK_JSONW_INIT;
 	uint64_t base = 256 + N_SPECIAL;
 	size_t max_merges;
 
-	*tokenizer_json_out = NULL;
-	*tokenizer_config_out = NULL;
 	if (cfg->vocab_size < base) {
 		dsck_error_tensor(err, "vocab_size");
 		dsck_error_expect(err, ">= %llu", (unsigned long long)base);
@@ -563,15 +558,34 @@ enum dsck_err dsck_synth_tokenizer_build(const struct dsck_config *cfg,
 			     : (size_t)(cfg->vocab_size - base);
 
 	/* ids 0, 1: bos/eos (no bytes); 2..257: the bytes */
-	if (tok_add(&p, NULL, 0) || tok_add(&p, NULL, 0))
+	if (tok_add(p, NULL, 0) || tok_add(p, NULL, 0))
 		goto oom;
 	for (unsigned v = 0; v < 256; v++) {
 		unsigned char c = (unsigned char)v;
-		if (tok_add(&p, &c, 1))
+		if (tok_add(p, &c, 1))
 			goto oom;
 	}
-	if (words_build(&p) || bpe_train(&p, max_merges))
+	if (words_build(p) || bpe_train(p, max_merges))
 		goto oom;
+	return DSCK_OK;
+oom:
+	return dsck_error_set(err, DSCK_E_NOMEM, "tokenizer");
+}
+
+enum dsck_err dsck_synth_tokenizer_build(const struct dsck_config *cfg,
+					 char **tokenizer_json_out,
+					 char **tokenizer_config_out,
+					 struct dsck_error *err)
+{
+	enum dsck_err rc;
+	struct bpe p = { 0 };
+	struct dsck_jsonw tj = DSCK_JSONW_INIT, tc = DSCK_JSONW_INIT;
+
+	*tokenizer_json_out = NULL;
+	*tokenizer_config_out = NULL;
+	rc = bpe_make(cfg, &p, err);
+	if (rc)
+		goto out;
 
 	tokenizer_json(&tj, &p, p.n_toks);
 	/* model_max_length: 16384 as in the real file, or less when the
@@ -580,16 +594,30 @@ enum dsck_err dsck_synth_tokenizer_build(const struct dsck_config *cfg,
 					   cfg->max_position_embeddings < 16384
 					   ? cfg->max_position_embeddings
 					   : 16384);
-	if (tj.nomem || tc.nomem)
-		goto oom;
+	if (tj.nomem || tc.nomem) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "tokenizer");
+		goto out;
+	}
 	*tokenizer_json_out = dsck_jsonw_take(&tj, NULL);
 	*tokenizer_config_out = dsck_jsonw_take(&tc, NULL);
-	goto out;
-oom:
-	rc = dsck_error_set(err, DSCK_E_NOMEM, "tokenizer");
 out:
 	dsck_jsonw_release(&tj);
 	dsck_jsonw_release(&tc);
+	bpe_free(&p);
+	return rc;
+}
+
+enum dsck_err dsck_synth_tokenizer_last_bytes(const struct dsck_config *cfg,
+					      int16_t *last, size_t n,
+					      struct dsck_error *err)
+{
+	struct bpe p = { 0 };
+	enum dsck_err rc = bpe_make(cfg, &p, err);
+	if (rc == DSCK_OK)
+		for (size_t i = 0; i < n; i++)
+			last[i] = i < p.n_toks && p.toks[i].n
+					  ? (int16_t)p.toks[i].b[p.toks[i].n - 1]
+					  : -1;
 	bpe_free(&p);
 	return rc;
 }

@@ -28,6 +28,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: dsck-synth --preset NAME [-o DIR] [options]\n"
 		"       dsck-synth --config FILE [-o DIR] [options]\n"
+		"       dsck-synth --planted [-o DIR] [options]\n"
 		"\n"
 		"Write a complete synthetic checkpoint directory: config.json,\n"
 		"generation_config.json, model.safetensors.index.json, shards,\n"
@@ -38,6 +39,11 @@ static void usage(FILE *f)
 		"  --config FILE    use this config.json instead of a preset\n"
 		"  -o, --output DIR output directory (default ./synth-PRESET)\n"
 		"  --sparse         tensor data as file holes: headers only, no disk\n"
+		"  --planted        planted weights (the tiny preset unless --preset or\n"
+		"                   --config): greedy generation continues the lowercase\n"
+		"                   alphabet from the prompt's last letter (\"hello\" ->\n"
+		"                   \"pqrstu...\"), so a damaged conversion shows in\n"
+		"                   dsck-run's output; default output ./synth-planted\n"
 		"  --layers N       override num_hidden_layers\n"
 		"  --experts N      override n_routed_experts\n"
 		"  --dtype fp8|bf16 checkpoint dtype (default: from the config)\n"
@@ -100,12 +106,13 @@ static void on_progress(void *arg, const struct dsck_synth_progress *p)
 int main(int argc, char **argv)
 {
 	enum { O_PRESET = 256, O_CONFIG, O_SPARSE, O_LAYERS, O_EXPERTS, O_DTYPE,
-	       O_SEED, O_FORCE, O_JSON, O_HELP, O_VERSION };
+	       O_SEED, O_FORCE, O_JSON, O_HELP, O_VERSION, O_PLANTED };
 	static const struct option longopts[] = {
 		{ "preset", required_argument, NULL, O_PRESET },
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "output", required_argument, NULL, 'o' },
 		{ "sparse", no_argument, NULL, O_SPARSE },
+		{ "planted", no_argument, NULL, O_PLANTED },
 		{ "layers", required_argument, NULL, O_LAYERS },
 		{ "experts", required_argument, NULL, O_EXPERTS },
 		{ "dtype", required_argument, NULL, O_DTYPE },
@@ -135,6 +142,7 @@ int main(int argc, char **argv)
 		case O_CONFIG: o.config_path = optarg; break;
 		case 'o': out = optarg; break;
 		case O_SPARSE: o.sparse = 1; break;
+		case O_PLANTED: o.planted = 1; break;
 		case O_FORCE: o.force = 1; break;
 		case O_JSON: json = 1; break;
 		case 'q': quiet = 1; break;
@@ -177,6 +185,10 @@ int main(int argc, char **argv)
 		return fail_usage("unexpected argument '%s'", argv[optind]);
 	if (preset && o.config_path)
 		return fail_usage("%s", "--preset and --config exclude each other");
+	if (o.planted && o.sparse)
+		return fail_usage("%s", "--planted needs the data: not with --sparse");
+	if (!preset && !o.config_path && o.planted)
+		preset = "tiny";
 	if (!preset && !o.config_path)
 		return fail_usage("%s", "--preset NAME or --config FILE is required");
 	if (preset) {
@@ -189,7 +201,7 @@ int main(int argc, char **argv)
 	}
 	if (!out) {
 		snprintf(default_out, sizeof default_out, "./synth-%s",
-			 preset ? preset : "custom");
+			 o.planted ? "planted" : preset ? preset : "custom");
 		out = default_out;
 	}
 	o.out_dir = out;
@@ -219,15 +231,16 @@ int main(int argc, char **argv)
 		printf("\", \"files\": %zu, \"shards\": %zu, \"tensors\": %zu, "
 		       "\"bytes\": %" PRIu64 ", \"payload_bytes\": %" PRIu64 ", "
 		       "\"data_written\": %" PRIu64 ", \"dtype\": \"%s\", "
-		       "\"sparse\": %s}\n",
+		       "\"sparse\": %s, \"planted\": %s}\n",
 		       res.n_files, res.n_shards, res.n_tensors, res.file_bytes,
 		       res.payload_bytes, res.data_written, res.fp8 ? "fp8" : "bf16",
-		       o.sparse ? "true" : "false");
+		       o.sparse ? "true" : "false", res.planted ? "true" : "false");
 	} else if (!quiet) {
 		printf("%s: %zu files (%zu shards), %zu tensors, %" PRIu64
-		       " bytes%s, %s\n",
+		       " bytes%s, %s%s\n",
 		       out, res.n_files, res.n_shards, res.n_tensors, res.file_bytes,
-		       o.sparse ? " (sparse)" : "", res.fp8 ? "fp8" : "bf16");
+		       o.sparse ? " (sparse)" : "", res.fp8 ? "fp8" : "bf16",
+		       res.planted ? ", planted" : "");
 	}
 	return DSCK_EXIT_OK;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh - the main jobs on a synthetic checkpoint: synth tiny -> inspect ->
 # verify (structure, manifest, scan) -> one flipped byte caught by verify ->
-# convert to BF16 (plan, run, verify) -> back to FP8 with ue8m0 scales.
+# convert to BF16 (plan, run, verify) -> back to FP8 with ue8m0 scales ->
+# reshard for 2 GPUs -> a generation from the planted model, whole and
+# after the conversion.
 #   tests/demo.sh [BUILD]   (default build/); leaves the checkpoint in demo/
 set -eu
 bin=${1:-build}/bin
@@ -55,3 +57,17 @@ step dsck-verify demo/tiny-bf16
 step dsck-convert --to fp8 --scale-fmt ue8m0 demo/tiny-bf16 demo/tiny-fp8
 "$bin/dsck-convert" --to fp8 --scale-fmt ue8m0 demo/tiny-bf16 demo/tiny-fp8
 "$bin/dsck-verify" demo/tiny-fp8
+
+step dsck-shard --plan --mp 2 $dir demo/tiny-mp2
+"$bin/dsck-shard" --plan --mp 2 $dir demo/tiny-mp2
+"$bin/dsck-shard" --mp 2 $dir demo/tiny-mp2
+
+step dsck-synth --planted -o demo/planted
+"$bin/dsck-synth" --planted -q -o demo/planted
+
+step "dsck-run generate -m demo/planted -p 'hello' -n 30   # continues the alphabet"
+"$bin/dsck-run" generate -m demo/planted -p 'hello' -n 30
+
+step dsck-convert --to bf16 demo/planted demo/planted-bf16 '&&' dsck-run generate ...
+"$bin/dsck-convert" -q --to bf16 demo/planted demo/planted-bf16
+"$bin/dsck-run" generate -m demo/planted-bf16 -p 'hello' -n 30

@@ -2,8 +2,11 @@
 # synth.sh - dsck-synth command line: --help/--version, the summary and
 # --json on stdout, -q, exit codes (0 ok, 1 invalid input, 2 usage, 3 I/O)
 # with exactly one "dsck-synth: error: ..." line on stderr, the refusals
-# (non-empty directory, 671b without --sparse), overrides re-validated, and
-# no progress output when stderr is not a terminal.
+# (non-empty directory, 671b without --sparse), overrides re-validated, no
+# progress output when stderr is not a terminal, and --planted (SY-R8):
+# verified, reproducible, equal to its BF16 form after dsck-convert, and,
+# when dsck-run is built, greedy generation that continues the alphabet,
+# kept by the conversion and lost in a copy with damaged scales.
 #   $1: directory of the tools (build/bin); $2: scratch dir (default: mktemp)
 set -u
 bin=${1:?usage: synth.sh BIN [SCRATCH]}
@@ -98,6 +101,93 @@ ok $? "671b --sparse in seconds ($((end - start)) s)"
 alloc=$(du -sk "$tmp/s" | cut -f1)
 [ "$alloc" -lt 262144 ]
 ok $? "SY-R4 sparse: ${alloc} KiB on disk"
+
+# --planted (SY-R8)
+rm -rf "$tmp/pl" "$tmp/pl2" "$tmp/plb" "$tmp/plc"
+"$syn" --planted -o "$tmp/pl" >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 0 ] && [ ! -s "$tmp/err" ] && grep -q '403 tensors.*fp8, planted$' "$tmp/out"
+ok $? "--planted: the tiny layout in FP8, summary says planted"
+"$bin/dsck-verify" "$tmp/pl" >/dev/null 2>&1
+ok $? "--planted: dsck-verify accepts it"
+expect_fail 2 "--planted with --sparse refused" --planted --sparse -o "$tmp/x"
+python3 -c 'import json,sys
+c = json.load(open(sys.argv[1])); c["tie_word_embeddings"] = True
+json.dump(c, open(sys.argv[2], "w"))' "$tmp/pl/config.json" "$tmp/tied.json"
+expect_fail 1 "--planted with tied embeddings refused" --planted --config "$tmp/tied.json" -o "$tmp/x"
+grep -q "tie_word_embeddings" "$tmp/err" && [ ! -e "$tmp/x" ]
+ok $? "the refusal names tie_word_embeddings and creates nothing"
+"$syn" --planted -q -o "$tmp/pl2" &&
+	"$bin/dsck-verify" -q --manifest-write "$tmp/pl.manifest" "$tmp/pl" >/dev/null 2>&1 &&
+	"$bin/dsck-verify" -q --manifest "$tmp/pl.manifest" "$tmp/pl2" >/dev/null 2>&1
+ok $? "SY-R2 --planted written twice: the same bytes"
+"$syn" --planted --dtype bf16 -q -o "$tmp/plb" &&
+	"$bin/dsck-verify" "$tmp/plb" >/dev/null 2>&1
+ok $? "--planted --dtype bf16 verifies"
+rm -rf "$tmp/plj"
+"$syn" --planted --json -o "$tmp/plj" >"$tmp/out" 2>/dev/null &&
+	python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["planted"] is True and d["dtype"] == "fp8" and d["tensors"] == 403 else 1)' "$tmp/out"
+ok $? "--planted --json: \"planted\": true"
+"$bin/dsck-convert" --to bf16 -q "$tmp/pl" "$tmp/plc" &&
+	"$bin/dsck-verify" -q --manifest-write "$tmp/plb.manifest" "$tmp/plb" >/dev/null 2>&1 &&
+	"$bin/dsck-verify" -q --manifest-write "$tmp/plc.manifest" "$tmp/plc" >/dev/null 2>&1 &&
+	python3 -c 'import json,sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+sys.exit(0 if a["model_sha256"] == b["model_sha256"] else 1)' "$tmp/plb.manifest" "$tmp/plc.manifest"
+ok $? "SY-R8 --planted converted to bf16 = --planted --dtype bf16 (model hash)"
+
+# scale_times DIR TENSOR...: multiply every F32 value of each tensor by 2^20
+# in place (a conversion that lost the scales' exponent)
+scale_times() {
+	python3 - "$@" <<'PY'
+import glob, json, os, struct, sys
+d, names = sys.argv[1], set(sys.argv[2:])
+hit = 0
+for f in sorted(glob.glob(os.path.join(d, "*.safetensors"))):
+    with open(f, "r+b") as fh:
+        n = struct.unpack("<Q", fh.read(8))[0]
+        h = json.loads(fh.read(n))
+        for name, t in h.items():
+            if name not in names or t["dtype"] != "F32":
+                continue
+            a, b = t["data_offsets"]
+            fh.seek(8 + n + a)
+            v = struct.unpack("<%df" % ((b - a) // 4), fh.read(b - a))
+            fh.seek(8 + n + a)
+            fh.write(struct.pack("<%df" % len(v), *[x * 2.0 ** 20 for x in v]))
+            hit += 1
+sys.exit(0 if hit == len(names) else 1)
+PY
+}
+
+run="$bin/dsck-run"
+want=pqrstuvwxyzabcdefghijklmnopqrs
+if [ -x "$run" ]; then
+	for attn in naive absorb; do
+		got=$("$run" generate -m "$tmp/pl" -p hello -n 30 -q --attn "$attn" 2>"$tmp/err")
+		[ "$got" = "$want" ]
+		ok $? "planted, --attn $attn: 'hello' -> '$got'"
+	done
+	got=$(for p in zebra 'Hi!' 'The quick brown fox' x; do
+		"$run" generate -m "$tmp/pl" -p "$p" -n 8 -q 2>/dev/null; done | tr '\n' ' ')
+	[ "$got" = "bcdefghi abcdefgh yzabcdef yzabcdef " ]
+	ok $? "planted: 'zebra', 'Hi!', 'The quick brown fox', 'x' -> '$got'"
+	got=$("$run" generate -m "$tmp/plc" -p hello -n 30 -q --attn naive 2>/dev/null)/$("$run" generate -m "$tmp/plc" -p hello -n 30 -q 2>/dev/null)
+	[ "$got" = "$want/$want" ]
+	ok $? "planted after dsck-convert --to bf16: the same continuation"
+	rm -rf "$tmp/plx"
+	cp -r "$tmp/pl" "$tmp/plx" &&
+		scale_times "$tmp/plx" model.layers.0.mlp.down_proj.weight_scale_inv \
+			model.layers.0.self_attn.o_proj.weight_scale_inv &&
+		"$bin/dsck-verify" "$tmp/plx" >/dev/null 2>&1
+	ok $? "planted with layer 0's o_proj and down_proj scales x 2^20: structure still verifies"
+	got=$("$run" generate -m "$tmp/plx" -p hello -n 30 -q 2>/dev/null)
+	[ -n "$got" ] && [ "$got" != "$want" ]
+	ok $? "... but generation breaks: 'hello' -> '$got'"
+else
+	echo "# SKIP planted generation: no $run"
+fi
 
 echo "1..$n"
 tap_end
