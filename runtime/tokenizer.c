@@ -762,15 +762,16 @@ static enum dsck_err tok_build(struct dsck_tok *t, const cJSON *root,
 			       struct dsck_error *err)
 {
 	enum dsck_err rc;
-	const cJSON *model, *vocab, *merges, *added, *pt, *dec, *norm;
+	const cJSON *model, *vocab, *merges, *added, *pt, *dec, *norm, *type;
 
+	/* the model type first: another type is UNSUPPORTED, whatever else */
 	if (!cJSON_IsObject(root))
 		return field_type(err, "(top level)", "an object");
 	if ((rc = get_req(root, "model", cJSON_Object, "model", "an object", &model, err)) ||
-	    (rc = get_req(model, "type", cJSON_String, "model.type", "a string", &vocab, err)))
+	    (rc = get_req(model, "type", cJSON_String, "model.type", "a string", &type, err)))
 		return rc;
-	if (strcmp(vocab->valuestring, "BPE") != 0)
-		return field_unsupported(err, "model.type", "BPE", vocab->valuestring);
+	if (strcmp(type->valuestring, "BPE") != 0)
+		return field_unsupported(err, "model.type", "BPE", type->valuestring);
 	norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
 	if (norm && !cJSON_IsNull(norm)) {
 		const cJSON *nt = cJSON_IsObject(norm) ?
@@ -826,25 +827,22 @@ enum dsck_err dsck_tok_load(const char *dir_or_file, struct dsck_tok **out,
 		memcpy(cfg_path, dir_or_file, d);
 		memcpy(cfg_path + d, "tokenizer_config.json", sizeof "tokenizer_config.json");
 	}
-	if ((rc = dsck_file_read_all(json_path, DSCK_TOK_MAX_JSON, &text, &len, err)) ||
-	    (rc = dsck_json_parse(text, len, DSCK_JSON_NUL_TERMINATED, &root, err)))
-		goto out;
+	rc = dsck_file_read_all(json_path, DSCK_TOK_MAX_JSON, &text, &len, err);
+	if (rc == DSCK_OK)
+		rc = dsck_json_parse(text, len, DSCK_JSON_NUL_TERMINATED, &root, err);
 	free(text); /* the tree holds copies */
-	text = NULL;
-	if ((rc = tok_build(t, root, err)))
+	if (rc == DSCK_OK)
+		rc = tok_build(t, root, err);
+	cJSON_Delete(root); /* before the config: peak memory is one tree */
+	if (rc) {
+		dsck_error_file(err, json_path);
 		goto out;
-	cJSON_Delete(root);
-	root = NULL;
-	if ((rc = config_load(t, cfg_path, err)))
-		goto out_cfg;
+	}
+	if ((rc = config_load(t, cfg_path, err))) /* names its file */
+		goto out;
 	*out = t;
 	t = NULL;
-	goto out_cfg;
 out:
-	dsck_error_file(err, json_path ? json_path : dir_or_file);
-out_cfg:
-	cJSON_Delete(root);
-	free(text);
 	free(json_path);
 	free(cfg_path);
 	dsck_tok_free(t);
