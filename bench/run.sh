@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# run.sh - dsck-run on `dsck-synth --preset small` (~1.1 GB FP8), against
+# peers measured in the same run:
+#   decode floor  active weight bytes per decoded token (stored bytes: FP8
+#                 codes + their scales, BF16 2 bytes; every non-expert
+#                 weight of the num_hidden_layers layers, norms, router,
+#                 lm_head, one embedding row, and num_experts_per_tok routed
+#                 experts per MoE layer; the MTP layer is not run), from the
+#                 safetensors headers and config.json, divided into the
+#                 memory read bandwidth: a C loop summing a 1 GiB buffer
+#                 (cc -O2, built here), one thread and one per core
+#   model.py      DeepSeek-V3's inference/model.py on CPU torch, float32
+#                 (bench/run_model_py.py: FP8 dequantized per 128x128
+#                 block, loaded as tests/oracle/run_model_py.py does), run
+#                 with $DSCK_TORCH_PYTHON (default /tmp/tfenv/bin/python)
+#                 from the checkout $DSCK_DEEPSEEK_V3 (default /tmp/dsv3);
+#                 skipped, and said why, when either is missing
+# dsck-run generate runs on a 16-token prompt with -n 32: first after
+# dropping the page cache when /proc/sys/vm/drop_caches is writable (said
+# in the output; the weights are mmap'ed), then twice warm; the figures
+# compared are the best warm ones (both are printed: the host may be
+# shared, its load average at the start is printed too). Prefill is also
+# timed on a 128-token prompt (-n 2, best of two). model.py runs the same
+# 16 tokens, 32 greedy decode steps, and the same 128-token prefill (best
+# of two prefills each). The floor uses the better of the 1-thread and
+# all-cores bandwidth.
+# Prints tokens/s, peak RSS and the ratios decode / floor (goal >= 60%),
+# dsck / model.py for prefill and decode (goal >= 5). No pass/fail.
+#   bench/run.sh [BUILD]  (default build/)
+set -eu
+bin=$(cd "${1:-build}" && pwd)/bin
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/dsck-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+"$bin/dsck-synth" --preset small -q -o "$work/small" >/dev/null
+
+cat >"$work/membw.c" <<'C'
+/* membw THREADS MIB: best read bandwidth (bytes/s) over 5 passes of THREADS
+ * threads each summing its slice of one MIB MiB buffer. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t *buf;
+static size_t words;
+static int nthr;
+static pthread_barrier_t bar;
+static volatile uint64_t sink;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void *work(void *arg)
+{
+	size_t id = (size_t)arg, per = words / nthr;
+	const uint64_t *p = buf + id * per;
+	uint64_t s[8] = {0};
+	for (int pass = 0; pass < 6; pass++) {
+		pthread_barrier_wait(&bar);
+		for (size_t i = 0; i + 8 <= per; i += 8)
+			for (int k = 0; k < 8; k++)
+				s[k] += p[i + k];
+		pthread_barrier_wait(&bar);
+	}
+	sink += s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	nthr = atoi(argv[1]);
+	words = (size_t)atoi(argv[2]) << 17;
+	buf = aligned_alloc(1 << 21, words * 8);
+	if (!buf)
+		return 1;
+	memset(buf, 1, words * 8);
+	pthread_barrier_init(&bar, NULL, nthr + 1);
+	pthread_t t[256];
+	for (int i = 0; i < nthr; i++)
+		pthread_create(&t[i], NULL, work, (void *)(size_t)i);
+	double best = 1e30;
+	for (int pass = 0; pass < 6; pass++) {
+		pthread_barrier_wait(&bar);
+		double t0 = now();
+		pthread_barrier_wait(&bar);
+		double dt = now() - t0;
+		if (pass && dt < best) /* pass 0 warms up */
+			best = dt;
+	}
+	for (int i = 0; i < nthr; i++)
+		pthread_join(t[i], NULL);
+	printf("%.0f\n", (double)(words / nthr * nthr * 8) / best);
+	return 0;
+}
+C
+cc -O2 -pthread -o "$work/membw" "$work/membw.c"
+
+python3 - "$bin" "$work" "$here/run_model_py.py" "${DSCK_TORCH_PYTHON:-/tmp/tfenv/bin/python}" \
+	"${DSCK_DEEPSEEK_V3:-/tmp/dsv3}" <<'PY'
+import json, os, re, struct, subprocess, sys, time
+
+bin, work, mp_runner, torch_py, ds = sys.argv[1:6]
+ckpt = os.path.join(work, "small")
+run = os.path.join(bin, "dsck-run")
+cores = os.cpu_count()
+
+with open(os.path.join(ckpt, "config.json")) as f:
+    cfg = json.load(f)
+L, V = cfg["num_hidden_layers"], cfg["vocab_size"]
+k_act, n_exp = cfg["num_experts_per_tok"], cfg["n_routed_experts"]
+prompt = [(7919 * i + 101) % V for i in range(16)]
+long_prompt = [(7919 * i + 101) % V for i in range(128)]
+N_GEN = 32
+
+# active weight bytes per decoded token, from the headers
+layer_re = re.compile(r"model\.layers\.(\d+)\.")
+expert_re = re.compile(r"model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.")
+active = expert_all = total = 0
+parts = {"attention": 0, "dense MLP": 0, "shared experts": 0,
+         "routed experts (active)": 0, "norms+router": 0, "lm_head+embedding row": 0}
+for fn in sorted(os.listdir(ckpt)):
+    if not fn.endswith(".safetensors"):
+        continue
+    with open(os.path.join(ckpt, fn), "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        hdr = json.loads(f.read(n))
+    for k, v in hdr.items():
+        if k == "__metadata__":
+            continue
+        lo, hi = v["data_offsets"]
+        b = hi - lo
+        total += b
+        m = layer_re.match(k)
+        if m and int(m.group(1)) >= L:
+            continue  # MTP layer: not run by generate
+        if expert_re.match(k):
+            expert_all += b
+            share = b * k_act / n_exp  # k of n experts, on average
+            active += share
+            parts["routed experts (active)"] += share
+            continue
+        if k == "model.embed_tokens.weight":
+            b = b // v["shape"][0]  # one row per token
+            parts["lm_head+embedding row"] += b
+        elif k.startswith("lm_head."):
+            parts["lm_head+embedding row"] += b
+        elif ".self_attn." in k and "layernorm" not in k:
+            parts["attention"] += b
+        elif ".mlp.shared_experts." in k:
+            parts["shared experts"] += b
+        elif ".mlp.gate." in k or "norm" in k:
+            parts["norms+router"] += b
+        elif ".mlp." in k:
+            parts["dense MLP"] += b
+        else:
+            sys.exit(f"run.sh: unclassified tensor {k}")
+        active += b
+
+
+def drop_caches():  # True when the kernel let us
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def membw(threads):
+    out = subprocess.run([os.path.join(work, "membw"), str(threads), "1024"],
+                         capture_output=True, text=True, check=True).stdout
+    return float(out)
+
+
+STAT = re.compile(r"prefill (\d+) tokens ([\d.]+) tokens/s, decode (\d+) tokens ([\d.]+) "
+                  r"tokens/s, peak RSS (\d+) MiB")
+
+
+def dsck(tokens, n):
+    cmd = [run, "generate", "-m", ckpt, "--tokens", ",".join(map(str, tokens)), "-n", str(n)]
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.read().decode(errors="replace")
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    m = STAT.search(err)
+    if os.waitstatus_to_exitcode(status) != 0 or not m:
+        sys.exit(f"failed: {' '.join(cmd)}\n{err[-2000:]}")
+    return dict(pn=int(m.group(1)), pt=float(m.group(2)), dn=int(m.group(3)),
+                dt=float(m.group(4)), rss=int(m.group(5)), wall=wall,
+                cpu=ru.ru_utime + ru.ru_stime)
+
+
+load0 = os.getloadavg()[0]
+dropped = drop_caches()
+cold = dsck(prompt, N_GEN)
+warms = [dsck(prompt, N_GEN) for _ in range(2)]
+warm = max(warms, key=lambda r: r["dt"])
+longs = [dsck(long_prompt, 2) for _ in range(2)]
+longp = max(longs, key=lambda r: r["pt"])
+bw1 = membw(1)
+bwn = membw(cores) if cores > 1 else bw1
+bw = max(bw1, bwn)
+floor = bw / active
+
+# the peer
+why = None
+if not (os.path.isfile(torch_py) and os.access(torch_py, os.X_OK)):
+    why = f"no python at {torch_py} (set DSCK_TORCH_PYTHON)"
+elif not os.path.isfile(os.path.join(ds, "inference", "model.py")):
+    why = f"no DeepSeek-V3 checkout at {ds} (set DSCK_DEEPSEEK_V3)"
+else:
+    chk = subprocess.run([torch_py, "-c", "import torch, safetensors, numpy"],
+                         capture_output=True, text=True)
+    if chk.returncode:
+        why = f"{torch_py} cannot import torch, safetensors, numpy: " + \
+              (chk.stderr.strip().splitlines() or ["?"])[-1]
+if why is None:
+    g = subprocess.run(["git", "-C", ds, "rev-parse", "HEAD"], capture_output=True, text=True)
+    commit = g.stdout.strip() if g.returncode == 0 else "unknown (no git metadata)"
+    cmd = [torch_py, mp_runner, ckpt, "--deepseek", ds,
+           "--tokens", ",".join(map(str, prompt)), "-n", str(N_GEN),
+           "--prefill-tokens", ",".join(map(str, long_prompt))]
+    with open(os.path.join(work, "model_py.err"), "w+b") as ef:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=ef)
+        out = p.stdout.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        ef.seek(0)
+        err = ef.read()
+    rc = os.waitstatus_to_exitcode(status)
+    if rc != 0:
+        why = f"bench/run_model_py.py failed (exit {rc}): " + \
+              (err.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+    else:
+        mp = json.loads(out.decode().strip().splitlines()[-1])
+        mp_rss = ru.ru_maxrss / 1024
+
+MB = 1e6
+warm_all = " and ".join(f"{r['dt']:.2f}" for r in warms)
+long_all = " and ".join(f"{r['pt']:.1f}" for r in longs)
+print(f"checkpoint: small preset, {L} layers (+{cfg.get('num_nextn_predict_layers', 0)} MTP, "
+      f"not run), {n_exp} routed experts, {k_act} per token; {total:,} weight bytes; "
+      f"{cores} cores, load average {load0:.2f} at start; page cache "
+      + ("dropped before the first run" if dropped else
+         "NOT dropped: /proc/sys/vm/drop_caches not writable (first run may be warm too)"))
+print(f"active weight bytes per decoded token: {active / MB:.1f} MB  ("
+      + ", ".join(f"{k} {v / MB:.1f}" for k, v in parts.items()) + ")")
+print(f"memory read bandwidth (1 GiB buffer, sum): 1 thread {bw1 / 1e9:.2f} GB/s, "
+      f"{cores} threads {bwn / 1e9:.2f} GB/s")
+print(f"dsck-run generate, 16-token prompt, -n {N_GEN}, first run: prefill {cold['pt']:.1f} tokens/s, "
+      f"decode {cold['dt']:.2f} tokens/s, wall {cold['wall']:.2f} s")
+print(f"dsck-run generate, 16-token prompt, -n {N_GEN}, warm (best decode of "
+      f"{warm_all}): prefill {warm['pt']:.1f} tokens/s, "
+      f"decode {warm['dt']:.2f} tokens/s ({warm['dn']} tokens), wall {warm['wall']:.2f} s, "
+      f"CPU {warm['cpu']:.2f} s, peak RSS {warm['rss']} MiB")
+print(f"dsck-run generate, {longp['pn']}-token prompt, warm (best of "
+      f"{long_all}): prefill {longp['pt']:.1f} tokens/s, "
+      f"peak RSS {longp['rss']} MiB")
+print(f"decode floor (best bandwidth / active bytes): {floor:.1f} tokens/s; "
+      f"ratio decode / floor {warm['dt'] / floor:.1%} (goal >= 60%)")
+if why is not None:
+    print(f"model.py: skipped ({why})")
+    sys.exit(0)
+mp_pf = mp["prefill_n"] / mp["prefill_s"]
+mp_dec = mp["decode_n"] / mp["decode_s"]
+mp_long = mp["prefill_long_n"] / mp["prefill_long_s"]
+print(f"model.py (DeepSeek-V3 {commit}, torch {mp['torch']}, {mp['dtype']}, "
+      f"{mp['threads']} threads): load {mp['load_s']:.1f} s, first forward "
+      f"{mp['first_forward_s']:.2f} s; prefill {mp_pf:.2f} tokens/s (16), "
+      f"{mp_long:.2f} tokens/s ({mp['prefill_long_n']}); decode {mp_dec:.2f} tokens/s "
+      f"({mp['decode_n']} steps); peak RSS {mp_rss:.0f} MiB")
+print(f"ratio dsck / model.py: prefill {warm['pt'] / mp_pf:.2f} (16 tokens), "
+      f"{longp['pt'] / mp_long:.2f} ({longp['pn']} tokens); decode {warm['dt'] / mp_dec:.2f} "
+      f"(goal >= 5)")
+PY
