@@ -8,6 +8,7 @@
 #include "model.h"
 
 #include "mp.h"
+#include "../kernels/dot.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -472,6 +473,63 @@ static void attn_items(void *vctx, size_t b, size_t e)
 	}
 }
 
+/* Absorbed attention's two products with wkv_b, head by head, each row of
+ * wkv_b dequantized once per call (RT-R3). */
+struct absorb_ctx {
+	const struct dsck_model *m;
+	const struct dsck_weight *w;   /* wkv_b [heads * (nope + v), kv_lora] */
+	size_t S;
+	const float *q;                /* [S, H, nope + rope] */
+	const float *olat;             /* [S, H, kv_lora] */
+	float *qn;                     /* out: [S, H, kv_lora] */
+	float *ov;                     /* out: [S, H, v] */
+	int unused;
+};
+
+/* qn[s, h, :] = sum_d q_nope[s, h, d] * W[h*(nope+v) + d, :] */
+static void absorb_q(void *vctx, size_t b, size_t e)
+{
+	struct absorb_ctx *c = vctx;
+	const struct dsck_model *m = c->m;
+	uint64_t H = m->heads, qk = m->nope + m->rope, R = m->kv_lora;
+	float *row = malloc(R * sizeof *row);
+	if (!row)
+		abort(); /* a few KiB per thread */
+	for (size_t h = b; h < e; h++) {
+		for (size_t si = 0; si < c->S; si++)
+			memset(c->qn + (si * H + h) * R, 0, R * sizeof(float));
+		for (uint64_t d = 0; d < m->nope; d++) {
+			dsck_weight_row(c->w, h * (m->nope + m->vdim) + d, row);
+			for (size_t si = 0; si < c->S; si++) {
+				float x = c->q[(si * H + h) * qk + d];
+				float *y = c->qn + (si * H + h) * R;
+				for (uint64_t i = 0; i < R; i++)
+					y[i] += x * row[i];
+			}
+		}
+	}
+	free(row);
+}
+
+/* ov[s, h, j] = o_lat[s, h, :] . W[h*(nope+v) + nope + j, :] */
+static void absorb_o(void *vctx, size_t b, size_t e)
+{
+	struct absorb_ctx *c = vctx;
+	const struct dsck_model *m = c->m;
+	uint64_t H = m->heads, R = m->kv_lora;
+	float *row = malloc(R * sizeof *row);
+	if (!row)
+		abort();
+	for (size_t h = b; h < e; h++)
+		for (uint64_t j = 0; j < m->vdim; j++) {
+			dsck_weight_row(c->w, h * (m->nope + m->vdim) + m->nope + j, row);
+			for (size_t si = 0; si < c->S; si++)
+				c->ov[(si * H + h) * m->vdim + j] =
+					dsck_k_dot(c->olat + (si * H + h) * R, row, R);
+		}
+	free(row);
+}
+
 /* MLA (RT-R3): out [S, dim] from h [S, dim] at positions pos0.. */
 static enum dsck_err attention(const struct dsck_model *m, const struct dsck_layer *L,
 			       struct dsck_seq *s, uint64_t l, const float *h, size_t S,
@@ -488,7 +546,7 @@ static enum dsck_err attention(const struct dsck_model *m, const struct dsck_lay
 	uint64_t olen = m->attn == DSCK_ATTN_NAIVE ? m->vdim : m->kv_lora;
 	float *o = malloc(S * H * olen * sizeof *o);
 	float *ov = malloc(S * H * m->vdim * sizeof *ov);
-	float *qn = NULL, *kvb = NULL, *tmp = NULL;
+	float *qn = NULL, *kvb = NULL;
 	enum dsck_err rc = DSCK_OK;
 
 	if (!q || !kv || (m->q_lora && !qa) || !wvec || !scores || !o || !ov) {
@@ -542,22 +600,13 @@ static enum dsck_err attention(const struct dsck_model *m, const struct dsck_lay
 		}
 		/* absorb: q_nope' = q_nope . W_kv_b[h, :nope]  [S, H, kv_lora] */
 		qn = malloc(S * H * m->kv_lora * sizeof *qn);
-		tmp = malloc(S * (m->kv_lora > m->nope ? m->kv_lora : m->nope) * sizeof *tmp);
-		float *t2 = malloc(S * m->kv_lora * sizeof *t2);
-		if (!qn || !tmp || !t2) {
-			free(t2);
+		if (!qn) {
 			rc = dsck_error_set(err, DSCK_E_NOMEM, "attention buffers");
 			goto out;
 		}
-		for (uint64_t hh = 0; hh < H; hh++) {
-			for (size_t si = 0; si < S; si++)
-				memcpy(tmp + si * m->nope, q + (si * H + hh) * qk, m->nope * sizeof *tmp);
-			dsck_matmul_t(m->pool, &L->wkv_b, hh * (m->nope + m->vdim), m->nope, tmp, S, t2);
-			for (size_t si = 0; si < S; si++)
-				memcpy(qn + (si * H + hh) * m->kv_lora, t2 + si * m->kv_lora,
-				       m->kv_lora * sizeof *qn);
-		}
-		free(t2);
+		/* one pool run over the heads: each thread takes whole heads */
+		struct absorb_ctx ac = { m, &L->wkv_b, S, q, NULL, qn, NULL, 0 };
+		dsck_pool_run(m->pool, H, 1, absorb_q, &ac);
 	}
 	struct attn_ctx c = { m, L, s, l, pos0, S, q, qn, o, scores, T };
 	dsck_pool_run(m->pool, S * H, 1, attn_items, &c);
@@ -565,21 +614,8 @@ static enum dsck_err attention(const struct dsck_model *m, const struct dsck_lay
 		memcpy(ov, o, S * H * m->vdim * sizeof *ov);
 	} else {
 		/* o[h] = o_lat[h] . W_kv_b[h, nope:]^T  [S, H, v] */
-		float *t3 = malloc(S * m->vdim * sizeof *t3);
-		if (!t3) {
-			rc = dsck_error_set(err, DSCK_E_NOMEM, "attention buffers");
-			goto out;
-		}
-		for (uint64_t hh = 0; hh < H; hh++) {
-			for (size_t si = 0; si < S; si++)
-				memcpy(tmp + si * m->kv_lora, o + (si * H + hh) * m->kv_lora,
-				       m->kv_lora * sizeof *tmp);
-			dsck_matmul_band(m->pool, &L->wkv_b, hh * (m->nope + m->vdim) + m->nope, m->vdim,
-					 tmp, S, t3);
-			for (size_t si = 0; si < S; si++)
-				memcpy(ov + (si * H + hh) * m->vdim, t3 + si * m->vdim, m->vdim * sizeof *ov);
-		}
-		free(t3);
+		struct absorb_ctx ac = { m, &L->wkv_b, S, NULL, o, NULL, ov, 0 };
+		dsck_pool_run(m->pool, H, 1, absorb_o, &ac);
 	}
 	dsck_matmul(m->pool, &L->wo, ov, S, out);
 	if (m->comm) /* wo is split by columns: partial sums */
@@ -594,7 +630,6 @@ out:
 	free(ov);
 	free(qn);
 	free(kvb);
-	free(tmp);
 	return rc;
 }
 

@@ -2,6 +2,7 @@
 #include "weights.h"
 
 #include "../kernels/convert.h"
+#include "../kernels/dot.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -277,20 +278,6 @@ void dsck_weight_vec(const struct dsck_weight *w, float *out)
 	dsck_weight_row(w, 0, out);
 }
 
-/* Dot product with 8 running sums (an order the compiler can vectorize). */
-static float dot(const float *a, const float *b, size_t n)
-{
-	float s[8] = { 0 };
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		for (int k = 0; k < 8; k++)
-			s[k] += a[i + k] * b[i + k];
-	float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-	for (; i < n; i++)
-		t += a[i] * b[i];
-	return t;
-}
-
 struct mm_ctx {
 	const struct dsck_weight *w;
 	const float *x;
@@ -306,11 +293,14 @@ static void mm_rows(void *vctx, size_t b, size_t e)
 	float *row = malloc(w->cols * sizeof *row);
 	if (!row)
 		abort(); /* a few KiB per thread: out of memory here is fatal */
+	/* a weight of one full-width piece writes every column of its rows */
+	int whole = w->np == 1 && w->p[0].col0 == 0 && w->p[0].cols == w->cols;
 	for (size_t o = b; o < e; o++) {
-		memset(row, 0, w->cols * sizeof *row);
+		if (!whole)
+			memset(row, 0, w->cols * sizeof *row);
 		dsck_weight_row(w, c->o0 + o, row);
 		for (size_t s = 0; s < c->S; s++)
-			c->y[s * c->n + o] = dot(c->x + s * w->cols, row, w->cols);
+			c->y[s * c->n + o] = dsck_k_dot(c->x + s * w->cols, row, w->cols);
 	}
 	free(row);
 }
@@ -341,8 +331,10 @@ static void mmt_cols(void *vctx, size_t b, size_t e)
 	for (size_t s = 0; s < c->S; s++)
 		for (size_t i = b; i < e; i++)
 			c->y[s * w->cols + i] = 0;
+	int whole = w->np == 1 && w->p[0].col0 == 0 && w->p[0].cols == w->cols;
 	for (uint64_t o = 0; o < c->n; o++) {
-		memset(row, 0, w->cols * sizeof *row);
+		if (!whole)
+			memset(row, 0, w->cols * sizeof *row);
 		dsck_weight_row(w, c->o0 + o, row);
 		for (size_t s = 0; s < c->S; s++) {
 			float xv = c->x[s * c->n + o];
