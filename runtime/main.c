@@ -49,6 +49,8 @@ static const char usage_text[] =
 	"  -o, --output FILE      logits .npy (logits)\n"
 	"      --all-positions    logits of every position [n, vocab] (default: the last)\n"
 	"      --dump-layers DIR  hidden states after each block: DIR/layer_NN.npy [n, dim]\n"
+	"      --mtp-output FILE  logits: the MTP block's next-next-token logits\n"
+	"                         [n-1, vocab] (row i predicts token i+2)\n"
 	"      --attn MODE        naive or absorb (default absorb)\n"
 	"      --ctx N            positions a sequence may hold (default 4096)\n"
 	"  -t, --threads N        threads (default: all cores)\n"
@@ -64,7 +66,7 @@ static const char usage_text[] =
 	"  dsck-run ppl -m ./tiny -f wiki.txt\n";
 
 struct opts {
-	const char *cmd, *model, *tokens, *output, *dump, *prompt, *file;
+	const char *cmd, *model, *tokens, *output, *dump, *prompt, *file, *mtp;
 	int all, quiet, chat;
 	unsigned threads;
 	uint64_t n_predict, ctx, seed;
@@ -99,7 +101,7 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_TOKENS = 256, OPT_ALL, OPT_DUMP, OPT_ATTN, OPT_CTX, OPT_VERSION, OPT_CHAT,
-	       OPT_TOPP };
+	       OPT_TOPP, OPT_MTP };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "prompt", required_argument, NULL, 'p' },
@@ -112,6 +114,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "all-positions", no_argument, NULL, OPT_ALL },
 		{ "dump-layers", required_argument, NULL, OPT_DUMP },
+		{ "mtp-output", required_argument, NULL, OPT_MTP },
 		{ "n-predict", required_argument, NULL, 'n' },
 		{ "attn", required_argument, NULL, OPT_ATTN },
 		{ "ctx", required_argument, NULL, OPT_CTX },
@@ -153,6 +156,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'o': o->output = optarg; break;
 		case OPT_ALL: o->all = 1; break;
 		case OPT_DUMP: o->dump = optarg; break;
+		case OPT_MTP: o->mtp = optarg; break;
 		case 'n':
 			if (parse_u64(optarg, 1u << 20, &o->n_predict))
 				return usage_error("-n needs a token count");
@@ -400,6 +404,20 @@ int main(int argc, char **argv)
 				      : dsck_npy_write_f32(o.output, logits, 1, shape + 1, &err);
 		if (rc)
 			goto fail;
+		if (o.mtp && n > 1) { /* RT-R11 */
+			float *ml = malloc((n - 1) * m->vocab * sizeof *ml);
+			uint64_t mshape[2] = { n - 1, m->vocab };
+			if (!ml) {
+				rc = dsck_error_set(&err, DSCK_E_NOMEM, "MTP logits");
+				goto fail;
+			}
+			rc = dsck_model_forward_mtp(m, s, ids + 1, n - 1, ml, &err);
+			if (!rc && speak)
+				rc = dsck_npy_write_f32(o.mtp, ml, 2, mshape, &err);
+			free(ml);
+			if (rc)
+				goto fail;
+		}
 		if (!o.quiet)
 			fprintf(stderr, "dsck-run: %zu tokens in %.3f s (%.1f tokens/s), peak RSS %.0f MiB\n",
 				n, t1 - t0, (double)n / (t1 - t0), peak_rss_mib());

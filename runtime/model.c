@@ -34,6 +34,9 @@ struct dsck_layer {
 
 struct dsck_seq {
 	uint64_t len, cap;          /* positions held, allocated */
+	uint64_t mtp_len;           /* positions the MTP block has seen */
+	float *hid;                 /* last main call's final residual [hid_n, dim] */
+	uint64_t hid_n, hid_pos0;
 	uint64_t n_layers;
 	float **k, **v;             /* naive, per layer */
 	float **kv, **pe;           /* absorb, per layer */
@@ -250,7 +253,7 @@ enum dsck_err dsck_model_open(const struct dsck_ckpt *ck, const struct dsck_mode
 	}
 	if (rc)
 		goto fail;
-	m->layers = calloc(m->n_layers ? m->n_layers : 1, sizeof *m->layers);
+	m->layers = calloc(m->n_layers + 1, sizeof *m->layers);
 	if (!m->layers) {
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "layers");
 		goto fail;
@@ -259,6 +262,27 @@ enum dsck_err dsck_model_open(const struct dsck_ckpt *ck, const struct dsck_mode
 		rc = load_layer(m, i, &m->layers[i], err);
 	if (rc)
 		goto fail;
+	/* RT-R11: the first MTP layer, when the checkpoint has it */
+	uint64_t L = m->n_layers;
+	if (c->num_nextn_predict_layers) {
+		rc = load_weight(m, &m->mtp_eh, m->dim, 2 * m->dim, 1, &found, err,
+				 "model.layers.%llu.eh_proj.weight", (unsigned long long)L);
+		if (!rc && found) {
+			rc = load_layer(m, L, &m->layers[L], err);
+#define MTPW(w, r, cl, nm) if (!rc) rc = load_weight(m, w, r, cl, 0, NULL, err, \
+				"model.layers.%llu." nm, (unsigned long long)L)
+			MTPW(&m->mtp_enorm, 1, m->dim, "enorm.weight");
+			MTPW(&m->mtp_hnorm, 1, m->dim, "hnorm.weight");
+			MTPW(&m->mtp_norm, 1, m->dim, "shared_head.norm.weight");
+			MTPW(&m->mtp_head, m->vocab, m->dim, "shared_head.head.weight");
+			MTPW(&m->mtp_embed, m->vocab, m->dim, "embed_tokens.weight");
+#undef MTPW
+			if (!rc)
+				m->n_mtp = 1;
+		}
+		if (rc)
+			goto fail;
+	}
 	*out = m;
 	return DSCK_OK;
 fail:
@@ -270,7 +294,7 @@ void dsck_model_close(struct dsck_model *m)
 {
 	if (!m)
 		return;
-	for (uint64_t i = 0; m->layers && i < m->n_layers; i++)
+	for (uint64_t i = 0; m->layers && i <= m->n_layers; i++)
 		free(m->layers[i].ew);
 	free(m->layers);
 	dsck_wmap_close(&m->map);
@@ -289,11 +313,11 @@ enum dsck_err dsck_seq_new(const struct dsck_model *m, struct dsck_seq **out,
 	*out = NULL;
 	if (!s)
 		return dsck_error_set(err, DSCK_E_NOMEM, "sequence");
-	s->n_layers = m->n_layers;
-	s->k = calloc(m->n_layers, sizeof *s->k);
-	s->v = calloc(m->n_layers, sizeof *s->v);
-	s->kv = calloc(m->n_layers, sizeof *s->kv);
-	s->pe = calloc(m->n_layers, sizeof *s->pe);
+	s->n_layers = m->n_layers + m->n_mtp;
+	s->k = calloc(s->n_layers, sizeof *s->k);
+	s->v = calloc(s->n_layers, sizeof *s->v);
+	s->kv = calloc(s->n_layers, sizeof *s->kv);
+	s->pe = calloc(s->n_layers, sizeof *s->pe);
 	if (!s->k || !s->v || !s->kv || !s->pe) {
 		dsck_seq_free(s);
 		return dsck_error_set(err, DSCK_E_NOMEM, "sequence");
@@ -325,6 +349,7 @@ void dsck_seq_free(struct dsck_seq *s)
 	free(s->v);
 	free(s->kv);
 	free(s->pe);
+	free(s->hid);
 	free(s);
 }
 
@@ -791,6 +816,76 @@ out:
 	return rc;
 }
 
+/* One block (RT-R3) on x [n, D] in place at positions pos0.. */
+static enum dsck_err block(const struct dsck_model *m, struct dsck_seq *s, uint64_t l,
+			   float *x, size_t n, uint64_t pos0, float *h, float *a, float *w,
+			   struct dsck_error *err)
+{
+	const struct dsck_layer *L = &m->layers[l];
+	uint64_t D = m->dim;
+	float eps = (float)m->cfg->rms_norm_eps;
+	dsck_weight_vec(&L->attn_norm, w);
+	rmsnorm(h, x, w, n, D, eps);
+	enum dsck_err rc = attention(m, L, s, l, h, n, pos0, a, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n * D; i++)
+		x[i] += a[i];
+	dsck_weight_vec(&L->ffn_norm, w);
+	rmsnorm(h, x, w, n, D, eps);
+	rc = L->moe ? moe(m, L, h, n, a, err) : mlp(m, &L->w1, &L->w2, &L->w3, h, n, a, err);
+	if (rc)
+		return rc;
+	if (!L->moe && m->comm) /* w2 is split by columns */
+		m->comm->allreduce_sum(m->comm, a, n * D);
+	for (size_t i = 0; i < n * D; i++)
+		x[i] += a[i];
+	return DSCK_OK;
+}
+
+/* Embedding rows of tokens into x [n, D]: each rank its vocabulary rows. */
+static void embed(const struct dsck_model *m, const struct dsck_weight *e,
+		  const uint32_t *tokens, size_t n, float *x)
+{
+	uint64_t D = m->dim;
+	for (size_t i = 0; i < n; i++) {
+		if (tokens[i] >= m->vocab0 && tokens[i] < m->vocab0 + m->vocab_n)
+			dsck_weight_row(e, tokens[i] - m->vocab0, x + i * D);
+		else
+			memset(x + i * D, 0, D * sizeof *x);
+	}
+	if (m->comm)
+		m->comm->allreduce_sum(m->comm, x, n * D);
+}
+
+/* logits [rows, vocab] = head(h [rows, D]); ranks gather their rows. */
+static enum dsck_err head_logits(const struct dsck_model *m, const struct dsck_weight *hw,
+				 const float *h, size_t rows, float *logits,
+				 struct dsck_error *err)
+{
+	if (!m->comm) {
+		dsck_matmul(m->pool, hw, h, rows, logits);
+		return DSCK_OK;
+	}
+	size_t part = rows * m->vocab_n;
+	float *mine = malloc(part * sizeof *mine);
+	float *every = malloc(part * (size_t)m->size * sizeof *every);
+	if (!mine || !every) {
+		free(mine);
+		free(every);
+		return dsck_error_set(err, DSCK_E_NOMEM, "logits");
+	}
+	dsck_matmul(m->pool, hw, h, rows, mine);
+	m->comm->allgather(m->comm, mine, part, every);
+	for (int k = 0; k < m->size; k++)
+		for (size_t r = 0; r < rows; r++)
+			memcpy(logits + r * m->vocab + (size_t)k * m->vocab_n,
+			       every + ((size_t)k * rows + r) * m->vocab_n, m->vocab_n * sizeof *logits);
+	free(mine);
+	free(every);
+	return DSCK_OK;
+}
+
 enum dsck_err dsck_model_forward(const struct dsck_model *m, struct dsck_seq *s,
 				 const uint32_t *tokens, size_t n, int all,
 				 float *logits, dsck_layer_hook hook, void *hook_user,
@@ -824,68 +919,95 @@ enum dsck_err dsck_model_forward(const struct dsck_model *m, struct dsck_seq *s,
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "activations");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		/* each rank embeds the tokens of its vocabulary rows */
-		if (tokens[i] >= m->vocab0 && tokens[i] < m->vocab0 + m->vocab_n)
-			dsck_weight_row(&m->embed, tokens[i] - m->vocab0, x + i * D);
-		else
-			memset(x + i * D, 0, D * sizeof *x);
-	}
-	if (m->comm)
-		m->comm->allreduce_sum(m->comm, x, n * D);
+	embed(m, &m->embed, tokens, n, x);
 	for (uint64_t l = 0; l < m->n_layers && !rc; l++) {
-		const struct dsck_layer *L = &m->layers[l];
-		dsck_weight_vec(&L->attn_norm, w);
-		rmsnorm(h, x, w, n, D, eps);
-		rc = attention(m, L, s, l, h, n, pos0, a, err);
-		if (rc)
-			break;
-		for (size_t i = 0; i < n * D; i++)
-			x[i] += a[i];
-		dsck_weight_vec(&L->ffn_norm, w);
-		rmsnorm(h, x, w, n, D, eps);
-		rc = L->moe ? moe(m, L, h, n, a, err) : mlp(m, &L->w1, &L->w2, &L->w3, h, n, a, err);
-		if (rc)
-			break;
-		if (!L->moe && m->comm) /* w2 is split by columns */
-			m->comm->allreduce_sum(m->comm, a, n * D);
-		for (size_t i = 0; i < n * D; i++)
-			x[i] += a[i];
-		if (hook)
+		rc = block(m, s, l, x, n, pos0, h, a, w, err);
+		if (!rc && hook)
 			hook(hook_user, l, x, n, D);
 	}
 	if (rc)
 		goto out;
+	if (m->n_mtp) { /* RT-R11: the MTP block reads these residuals */
+		float *keep = realloc(s->hid, n * D * sizeof *keep);
+		if (!keep) {
+			rc = dsck_error_set(err, DSCK_E_NOMEM, "MTP hidden states");
+			goto out;
+		}
+		memcpy(keep, x, n * D * sizeof *keep);
+		s->hid = keep;
+		s->hid_n = n;
+		s->hid_pos0 = pos0;
+	}
 	if (logits) {
 		size_t first = all ? 0 : n - 1, rows = all ? n : 1;
 		dsck_weight_vec(&m->norm, w);
 		rmsnorm(h, x + first * D, w, rows, D, eps);
-		if (!m->comm) {
-			dsck_matmul(m->pool, &m->head, h, rows, logits);
-		} else {
-			/* each rank's vocabulary rows, then gathered in rank order */
-			size_t part = rows * m->vocab_n;
-			float *mine = malloc(part * sizeof *mine);
-			float *every = malloc(part * (size_t)m->size * sizeof *every);
-			if (!mine || !every) {
-				free(mine);
-				free(every);
-				rc = dsck_error_set(err, DSCK_E_NOMEM, "logits");
-				goto out;
-			}
-			dsck_matmul(m->pool, &m->head, h, rows, mine);
-			m->comm->allgather(m->comm, mine, part, every);
-			for (int k = 0; k < m->size; k++)
-				for (size_t r = 0; r < rows; r++)
-					memcpy(logits + r * m->vocab + (size_t)k * m->vocab_n,
-					       every + ((size_t)k * rows + r) * m->vocab_n,
-					       m->vocab_n * sizeof *logits);
-			free(mine);
-			free(every);
-		}
+		rc = head_logits(m, &m->head, h, rows, logits, err);
+		if (rc)
+			goto out;
 	}
 	s->len = pos0 + n;
 out:
+	free(x);
+	free(h);
+	free(a);
+	free(w);
+	return rc;
+}
+
+enum dsck_err dsck_model_forward_mtp(const struct dsck_model *m, struct dsck_seq *s,
+				     const uint32_t *next, size_t k, float *logits,
+				     struct dsck_error *err)
+{
+	uint64_t D = m->dim, p = s->mtp_len, L = m->n_layers;
+	float eps = (float)m->cfg->rms_norm_eps;
+	float *e = NULL, *cat = NULL, *x = NULL, *h = NULL, *a = NULL, *w = NULL;
+	enum dsck_err rc = DSCK_OK;
+
+	if (!m->n_mtp)
+		return dsck_error_set(err, DSCK_E_UNSUPPORTED, "the checkpoint has no MTP layer");
+	if (k == 0)
+		return DSCK_OK;
+	if (p < s->hid_pos0 || p + k > s->hid_pos0 + s->hid_n)
+		return dsck_error_set(err, DSCK_E_USAGE,
+				      "the MTP block follows the positions of the last forward call");
+	for (size_t i = 0; i < k; i++)
+		if (next[i] >= m->vocab)
+			return dsck_error_set(err, DSCK_E_USAGE, "token id out of range");
+	e = malloc(k * D * sizeof *e);
+	cat = malloc(k * 2 * D * sizeof *cat);
+	x = malloc(k * D * sizeof *x);
+	h = malloc(k * D * sizeof *h);
+	a = malloc(k * D * sizeof *a);
+	w = malloc(D * sizeof *w);
+	if (!e || !cat || !x || !h || !a || !w) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "MTP activations");
+		goto out;
+	}
+	/* x = eh_proj([enorm(embed(t_{i+1})); hnorm(norm(h_i))]) */
+	embed(m, &m->mtp_embed, next, k, e);
+	dsck_weight_vec(&m->mtp_enorm, w);
+	rmsnorm(e, e, w, k, D, eps);
+	dsck_weight_vec(&m->norm, w);
+	rmsnorm(h, s->hid + (p - s->hid_pos0) * D, w, k, D, eps);
+	dsck_weight_vec(&m->mtp_hnorm, w);
+	rmsnorm(h, h, w, k, D, eps);
+	for (size_t i = 0; i < k; i++) {
+		memcpy(cat + i * 2 * D, e + i * D, D * sizeof *cat);
+		memcpy(cat + i * 2 * D + D, h + i * D, D * sizeof *cat);
+	}
+	dsck_matmul(m->pool, &m->mtp_eh, cat, k, x);
+	rc = block(m, s, L, x, k, p, h, a, w, err);
+	if (rc)
+		goto out;
+	dsck_weight_vec(&m->mtp_norm, w);
+	rmsnorm(h, x, w, k, D, eps);
+	rc = head_logits(m, &m->mtp_head, h, k, logits, err);
+	if (!rc)
+		s->mtp_len = p + k;
+out:
+	free(e);
+	free(cat);
 	free(x);
 	free(h);
 	free(a);

@@ -45,7 +45,9 @@ struct dsck_model {
 	float softmax_scale;
 	float *cos, *sin;              /* [max_seq, rope/2] */
 	struct dsck_weight embed, norm, head;
-	struct dsck_layer *layers;     /* n_layers + n_mtp */
+	struct dsck_layer *layers;     /* n_layers, then the MTP block */
+	/* MTP (RT-R11), when n_mtp is 1 */
+	struct dsck_weight mtp_eh, mtp_enorm, mtp_hnorm, mtp_norm, mtp_head, mtp_embed;
 };
 
 struct dsck_model_opts {
@@ -83,5 +85,16 @@ enum dsck_err dsck_model_forward(const struct dsck_model *m, struct dsck_seq *s,
 				 const uint32_t *tokens, size_t n, int all,
 				 float *logits, dsck_layer_hook hook, void *hook_user,
 				 struct dsck_error *err);
+
+/*
+ * RT-R11: next-next-token logits from the MTP block, right after a
+ * dsck_model_forward of n tokens t_0..t_{n-1} at positions p.. that the MTP
+ * block has followed so far: next[i] = t_{i+1} is the token after position
+ * p+i, for k <= n positions; logits [k, vocab] predict the token after
+ * next[i]. UNSUPPORTED when the checkpoint has no MTP layer.
+ */
+enum dsck_err dsck_model_forward_mtp(const struct dsck_model *m, struct dsck_seq *s,
+				     const uint32_t *next, size_t k, float *logits,
+				     struct dsck_error *err);
 
 #endif

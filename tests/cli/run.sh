@@ -56,6 +56,9 @@ ok $? "logits .npy is float32 [8, 1024]"
 "$run" logits -q -m "$tmp/tiny" --tokens $toks -o "$tmp/last.npy" &&
 	python3 -c "import numpy as np,sys; a=np.load(sys.argv[1]); b=np.load(sys.argv[2]); sys.exit(0 if (a==b[-1]).all() else 1)" "$tmp/last.npy" "$tmp/absorb.npy"
 ok $? "last-position logits equal the last row of --all-positions"
+"$run" logits -q -m "$tmp/tiny" --tokens $toks -o "$tmp/l.npy" --mtp-output "$tmp/mtp.npy" &&
+	python3 -c "import numpy as np,sys; a=np.load(sys.argv[1]); sys.exit(0 if a.shape==(7,1024) and np.isfinite(a).all() else 1)" "$tmp/mtp.npy"
+ok $? "--mtp-output: next-next-token logits [n-1, vocab] (RT-R11)"
 mkdir -p "$tmp/layers"
 "$run" logits -q -m "$tmp/tiny" --tokens $toks -o "$tmp/l.npy" --dump-layers "$tmp/layers" &&
 	[ "$(ls "$tmp/layers" | wc -l)" -eq 4 ]
@@ -83,6 +86,10 @@ if command -v mpirun >/dev/null 2>&1; then
 		ASAN_OPTIONS=detect_leaks=0 timeout 300 mpirun -np $nr "$run" logits -q -m "$tmp/mp$nr" --tokens $toks --all-positions \
 			-o "$tmp/rm$nr.npy" >/dev/null 2>&1 && rel x "$tmp/rm$nr.npy" "$tmp/absorb.npy" 1e-6
 		ok $? "mpirun -np $nr on the MP($nr) files: within 1e-6 of one process"
+		ASAN_OPTIONS=detect_leaks=0 timeout 300 mpirun -np $nr "$run" logits -q -m "$tmp/tiny" --tokens $toks \
+			-o "$tmp/x.npy" --mtp-output "$tmp/rmtp$nr.npy" >/dev/null 2>&1 &&
+			rel x "$tmp/rmtp$nr.npy" "$tmp/mtp.npy" 1e-6
+		ok $? "mpirun -np $nr: MTP logits within 1e-6 of one process"
 	done
 else
 	echo "# SKIP mpirun not installed: rank tests skipped"
