@@ -273,32 +273,6 @@ static enum dsck_err emit(const struct dsck_ckpt *ck, struct dsck_plan *p,
 	return rc;
 }
 
-/* Files to copy beside the shards: regular files that are not shards,
- * index, config, or hidden (CV-R6). */
-struct side_ctx {
-	const struct dsck_ckpt *ck;
-	struct dsck_plan *p;
-};
-
-static enum dsck_err side_one(const char *name, void *user, struct dsck_error *err)
-{
-	struct side_ctx *c = user;
-	struct stat sb;
-	size_t n = strlen(name);
-	if (name[0] == '.' || strcmp(name, INDEX_NAME) == 0 || strcmp(name, CONFIG_NAME) == 0 ||
-	    (n >= 12 && strcmp(name + n - 12, ".safetensors") == 0))
-		return DSCK_OK;
-	if (fstatat(c->ck->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
-		return DSCK_OK;
-	return dsck_plan_add_side(c->p, name, NULL, 0, name, (uint64_t)sb.st_size, err);
-}
-
-static int side_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct dsck_plan_side *)a)->name,
-		      ((const struct dsck_plan_side *)b)->name);
-}
-
 static enum dsck_err add_config(const struct dsck_ckpt *ck, const struct dsck_convert_opts *o,
 				struct dsck_plan *p, int any_fp8, int quantized_now,
 				struct dsck_error *err)
@@ -325,40 +299,6 @@ static enum dsck_err add_config(const struct dsck_ckpt *ck, const struct dsck_co
 		rc = dsck_plan_add_side(p, CONFIG_NAME, out, out_len, NULL, 0, err);
 	free(text);
 	free(out);
-	return rc;
-}
-
-static enum dsck_err add_index(struct dsck_plan *p, struct dsck_error *err)
-{
-	const char **names = calloc(p->n ? p->n : 1, sizeof *names);
-	uint32_t *shard_of = calloc(p->n ? p->n : 1, sizeof *shard_of);
-	const char **files = calloc(p->n_files ? p->n_files : 1, sizeof *files);
-	char *text = NULL;
-	size_t len = 0;
-	uint64_t total = 0;
-	enum dsck_err rc = DSCK_OK;
-
-	if (!names || !shard_of || !files) {
-		rc = dsck_error_set(err, DSCK_E_NOMEM, "index");
-		goto out;
-	}
-	for (size_t f = 0; f < p->n_files; f++) {
-		files[f] = p->files[f].name;
-		for (size_t i = 0; i < p->files[f].n; i++) {
-			size_t t = p->files[f].t0 + i;
-			names[t] = p->t[t].name;
-			shard_of[t] = (uint32_t)f;
-			total += dsck_plan_tensor_bytes(p, t);
-		}
-	}
-	rc = dsck_index_build(names, shard_of, p->n, files, total, &text, &len, err);
-	if (!rc)
-		rc = dsck_plan_add_side(p, INDEX_NAME, text, len, NULL, 0, err);
-out:
-	free(text);
-	free(names);
-	free(shard_of);
-	free(files);
 	return rc;
 }
 
@@ -477,17 +417,13 @@ enum dsck_err dsck_convert_plan_build(const struct dsck_ckpt *ck,
 	/* side files: copies, config.json, index */
 	size_t plen = strlen(ck->path);
 	int single_file = plen >= 12 && strcmp(ck->path + plen - 12, ".safetensors") == 0;
-	if (!single_file) {
-		struct side_ctx c = { ck, p };
-		rc = dsck_dir_each(ck->dirfd, ck->dir, side_one, &c, err);
-		if (rc)
-			goto out;
-		qsort(p->side, p->n_side, sizeof *p->side, side_cmp);
-	}
-	if (ck->has_config && !single_file)
+	/* CV-R6: config.json is written edited, the other files copied */
+	if (!single_file)
+		rc = dsck_plan_add_dir_files(p, ck, "config.json", err);
+	if (!rc && ck->has_config && !single_file)
 		rc = add_config(ck, o, p, any_fp8, quantized_now, err);
 	if (!rc && (n_out > 1 || ck->has_index))
-		rc = add_index(p, err);
+		rc = dsck_plan_add_index(p, err);
 	if (!rc)
 		rc = dsck_plan_layout(p, err);
 out:

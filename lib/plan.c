@@ -2,6 +2,13 @@
 #include "plan.h"
 
 #include "arith.h"
+#include "index.h"
+#include "progress.h"
+
+#include <cjson/cJSON.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,4 +245,109 @@ uint64_t dsck_plan_in_bytes(const struct dsck_plan *p, const struct dsck_ckpt *c
 		}
 	}
 	return s;
+}
+
+/* One entry of the source directory: a regular, non-hidden file that is
+ * not a shard, the index or the skipped name is copied. */
+struct dir_ctx {
+	const struct dsck_ckpt *ck;
+	struct dsck_plan *p;
+	const char *skip;
+};
+
+static enum dsck_err dir_one(const char *name, void *user, struct dsck_error *err)
+{
+	struct dir_ctx *c = user;
+	struct stat sb;
+	size_t n = strlen(name);
+	if (name[0] == '.' || strcmp(name, "model.safetensors.index.json") == 0 ||
+	    (n >= 12 && strcmp(name + n - 12, ".safetensors") == 0) ||
+	    (c->skip && strcmp(name, c->skip) == 0))
+		return DSCK_OK;
+	if (fstatat(c->ck->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+		return DSCK_OK;
+	return dsck_plan_add_side(c->p, name, NULL, 0, name, (uint64_t)sb.st_size, err);
+}
+
+static int side_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct dsck_plan_side *)a)->name,
+		      ((const struct dsck_plan_side *)b)->name);
+}
+
+enum dsck_err dsck_plan_add_dir_files(struct dsck_plan *p, const struct dsck_ckpt *ck,
+				      const char *skip, struct dsck_error *err)
+{
+	struct dir_ctx c = { ck, p, skip };
+	size_t first = p->n_side;
+	enum dsck_err rc = dsck_dir_each(ck->dirfd, ck->dir, dir_one, &c, err);
+	if (!rc) /* readdir order is the file system's: sort for stable plans */
+		qsort(p->side + first, p->n_side - first, sizeof *p->side, side_cmp);
+	return rc;
+}
+
+enum dsck_err dsck_plan_add_index(struct dsck_plan *p, struct dsck_error *err)
+{
+	const char **names = calloc(p->n ? p->n : 1, sizeof *names);
+	uint32_t *shard_of = calloc(p->n ? p->n : 1, sizeof *shard_of);
+	const char **files = calloc(p->n_files ? p->n_files : 1, sizeof *files);
+	char *text = NULL;
+	size_t len = 0;
+	uint64_t total = 0;
+	enum dsck_err rc = DSCK_OK;
+
+	if (!names || !shard_of || !files) {
+		rc = dsck_error_set(err, DSCK_E_NOMEM, "index");
+		goto out;
+	}
+	for (size_t f = 0; f < p->n_files; f++) {
+		files[f] = p->files[f].name;
+		for (size_t i = 0; i < p->files[f].n; i++) {
+			size_t t = p->files[f].t0 + i;
+			names[t] = p->t[t].name;
+			shard_of[t] = (uint32_t)f;
+			total += dsck_plan_tensor_bytes(p, t);
+		}
+	}
+	rc = dsck_index_build(names, shard_of, p->n, files, total, &text, &len, err);
+	if (!rc)
+		rc = dsck_plan_add_side(p, "model.safetensors.index.json", text, len, NULL, 0, err);
+out:
+	free(text);
+	free(names);
+	free(shard_of);
+	free(files);
+	return rc;
+}
+
+
+enum dsck_err dsck_plan_check_space(const struct dsck_plan *p, const char *dst,
+				    uint64_t free_bytes, struct dsck_error *err)
+{
+	char a[32], b[32];
+	uint64_t need = dsck_plan_out_bytes(p);
+	if (free_bytes >= need)
+		return DSCK_OK;
+	dsck_error_file(err, dst);
+	dsck_error_expect(err, "%s free", dsck_format_bytes(a, sizeof a, need));
+	dsck_error_found(err, "%s", dsck_format_bytes(b, sizeof b, free_bytes));
+	return dsck_error_set(err, DSCK_E_NOSPACE,
+			      "not enough disk space for the output; free some or choose another DST (--no-space-check skips this check)");
+}
+
+cJSON *dsck_plan_result_json(const struct dsck_plan_result *res, const char *dst,
+			     double seconds)
+{
+	cJSON *doc = cJSON_CreateObject();
+	if (!doc)
+		return NULL;
+	cJSON_AddStringToObject(doc, "destination", dst);
+	cJSON_AddNumberToObject(doc, "files_written", (double)res->files_written);
+	cJSON_AddNumberToObject(doc, "files_kept", (double)res->files_kept);
+	cJSON_AddNumberToObject(doc, "files_redone", (double)res->files_redone);
+	cJSON_AddNumberToObject(doc, "bytes_read", (double)res->bytes_read);
+	cJSON_AddNumberToObject(doc, "bytes_written", (double)res->bytes_written);
+	cJSON_AddNumberToObject(doc, "seconds", seconds);
+	cJSON_AddNumberToObject(doc, "threads", res->threads);
+	return doc;
 }

@@ -129,6 +129,15 @@ enum dsck_err dsck_plan_add_side(struct dsck_plan *p, const char *name,
 				 const char *src_name, uint64_t size,
 				 struct dsck_error *err);
 
+/* Side files copied from ck's directory: every regular, non-hidden file
+ * that is not a .safetensors shard, the index, or `skip` (may be NULL),
+ * in name order (CV-R6, MP-R8). */
+enum dsck_err dsck_plan_add_dir_files(struct dsck_plan *p, const struct dsck_ckpt *ck,
+				      const char *skip, struct dsck_error *err);
+/* A model.safetensors.index.json side file for the plan's files (IX-W1;
+ * total_size = the sum of tensor bytes); call after every tensor is added. */
+enum dsck_err dsck_plan_add_index(struct dsck_plan *p, struct dsck_error *err);
+
 /* Output bytes of tensor i (checked: the shape's product times the dtype). */
 uint64_t dsck_plan_tensor_bytes(const struct dsck_plan *p, size_t i);
 
@@ -178,6 +187,17 @@ enum dsck_err dsck_plan_execute(const struct dsck_plan *p,
 				const struct dsck_plan_opts *opts,
 				struct dsck_plan_result *res,
 				struct dsck_error *err);
+
+/* CV-R7: NOSPACE (naming dst, needed and free bytes) when free_bytes is
+ * less than the plan's output bytes. */
+enum dsck_err dsck_plan_check_space(const struct dsck_plan *p, const char *dst,
+				    uint64_t free_bytes, struct dsck_error *err);
+
+/* The result as a JSON object for --json (the caller deletes it); NULL
+ * when out of memory. */
+struct cJSON;
+struct cJSON *dsck_plan_result_json(const struct dsck_plan_result *res, const char *dst,
+				    double seconds);
 
 /* Free bytes available to an unprivileged writer in dir (or in its parent
  * when dir does not exist yet). */

@@ -324,16 +324,9 @@ int main(int argc, char **argv)
 		status = 0;
 		goto done;
 	}
-	uint64_t need = dsck_plan_out_bytes(&plan);
-	if (!o.no_space_check && free_known && free_bytes < need) {
-		char a[32], b[32];
-		dsck_error_file(&err, o.dst);
-		dsck_error_expect(&err, "%s free", dsck_format_bytes(a, sizeof a, need));
-		dsck_error_found(&err, "%s", dsck_format_bytes(b, sizeof b, free_bytes));
-		rc = dsck_error_set(&err, DSCK_E_NOSPACE,
-				    "not enough disk space for the output; free some or choose another DST (--no-space-check skips this check)");
+	if (!o.no_space_check && free_known &&
+	    (rc = dsck_plan_check_space(&plan, o.dst, free_bytes, &err)))
 		goto fail;
-	}
 	struct dsck_progress prog;
 	dsck_progress_init(&prog, 2, o.progress, "shard");
 	struct dsck_plan_opts po = { .threads = o.threads, .force = o.force,
@@ -345,15 +338,8 @@ int main(int argc, char **argv)
 		goto fail;
 	double dt = dsck_now() - t0;
 	if (o.json) {
-		cJSON *doc = cJSON_CreateObject();
-		cJSON_AddStringToObject(doc, "destination", o.dst);
-		cJSON_AddNumberToObject(doc, "files_written", (double)res.files_written);
-		cJSON_AddNumberToObject(doc, "files_kept", (double)res.files_kept);
-		cJSON_AddNumberToObject(doc, "files_redone", (double)res.files_redone);
-		cJSON_AddNumberToObject(doc, "bytes_read", (double)res.bytes_read);
-		cJSON_AddNumberToObject(doc, "bytes_written", (double)res.bytes_written);
-		cJSON_AddNumberToObject(doc, "seconds", dt);
-		char *s = cJSON_Print(doc);
+		cJSON *doc = dsck_plan_result_json(&res, o.dst, dt);
+		char *s = doc ? cJSON_Print(doc) : NULL;
 		if (s)
 			puts(s);
 		free(s);
