@@ -176,6 +176,7 @@ struct mf_run {
 	uint64_t done, total;       /* bytes */
 	dsck_manifest_progress_fn progress;
 	void *user;
+	int no_feed;                /* MP(N): tensors are hashed logically after */
 };
 
 /* Count n more bytes done; returns nonzero if another job has failed. */
@@ -298,7 +299,7 @@ static enum dsck_err mf_hash_job(struct mf_run *run, const struct mf_job *job,
 	rc = dsck_sha256_init(&fh, err);
 	if (rc)
 		goto out;
-	if (job->st) {
+	if (job->st && !run->no_feed) {
 		feed.st = job->st;
 		feed.m = run->m;
 		feed.slots = &run->slot_of[run->tensor_slot[job->file]];
@@ -315,7 +316,7 @@ static enum dsck_err mf_hash_job(struct mf_run *run, const struct mf_job *job,
 		rc = dsck_sha256_update(&fh, buf, n, err);
 		if (rc)
 			goto out;
-		if (job->st && (rc = mf_feed(&feed, buf, pos, n, err)))
+		if (job->st && !run->no_feed && (rc = mf_feed(&feed, buf, pos, n, err)))
 			goto out;
 		dsck_file_drop_cache(f, pos, n);
 		pos += n;
@@ -324,7 +325,7 @@ static enum dsck_err mf_hash_job(struct mf_run *run, const struct mf_job *job,
 			goto out;
 		}
 	}
-	if (job->st) {
+	if (job->st && !run->no_feed) {
 		/* Trailing zero-size tensors, and the last one. */
 		while (feed.cur < job->st->n_tensors)
 			if ((rc = mf_feed_next(&feed, err)))
@@ -528,9 +529,14 @@ enum dsck_err dsck_manifest_compute(const struct dsck_ckpt *ck,
 	rc = mf_list_files(ck, &m, err);
 	if (rc)
 		goto out;
-	rc = mf_list_tensors(ck, &m, &run, err);
-	if (rc)
-		goto out;
+	/* MF-R6: an MP directory's names repeat across rank files; its
+	 * tensors are the logical ones, hashed once the files are done */
+	run.no_feed = ck->mp_ranks != 0;
+	if (!run.no_feed) {
+		rc = mf_list_tensors(ck, &m, &run, err);
+		if (rc)
+			goto out;
+	}
 
 	/* Jobs in listing order: files[s] is shard s for s < n_shards. */
 	run.jobs = calloc(m.n_files ? m.n_files : 1, sizeof *run.jobs);
@@ -599,8 +605,14 @@ enum dsck_err dsck_manifest_compute(const struct dsck_ckpt *ck,
 							 sizeof *m.files, dsck_manifest_cmp_file);
 		sorted_pos[s] = hit ? (size_t)(hit - m.files) : 0;
 	}
-	for (size_t i = 0; i < m.n_tensors; i++)
-		m.tensors[i].file = m.files[sorted_pos[ck->tensors[i].shard]].name;
+	if (run.no_feed) {
+		rc = mf_logical_tensors(ck, &m, run.buf_bytes, err);
+		if (rc)
+			goto out;
+	} else {
+		for (size_t i = 0; i < m.n_tensors; i++)
+			m.tensors[i].file = m.files[sorted_pos[ck->tensors[i].shard]].name;
+	}
 
 	rc = mf_model_hash(&m, err);
 	if (rc)

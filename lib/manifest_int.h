@@ -25,4 +25,9 @@ int dsck_manifest_hex_decode(const char *hex, unsigned char raw[32]);
 void dsck_manifest_shape_text(const struct dsck_manifest_tensor *t,
 			      const char *sep, int bracket, char *buf, size_t n);
 
+/* MF-R6: m->tensors from the logical tensors of an MP(N) directory
+ * (manifest_logical.c); buf_bytes bounds the read buffer. */
+enum dsck_err mf_logical_tensors(const struct dsck_ckpt *ck, struct dsck_manifest *m,
+				 size_t buf_bytes, struct dsck_error *err);
+
 #endif

@@ -334,15 +334,16 @@ int main(int argc, char **argv)
 		goto report;
 	}
 
-	if (ck->mp_ranks) {
-		/* MP-R4: names repeat across rank files; check the HF layout */
+	if (ck->mp_ranks && !o.manifest_write && !o.manifest_check && !o.scan) {
+		/* the structure check reads the HF layout; manifests and the
+		 * scan work on MP files (MF-R6) */
 		dsck_error_file(&err, o.path);
 		rc = dsck_error_set(&err, DSCK_E_UNSUPPORTED,
-				    "a directory of DeepSeek model-parallel files (%u ranks): dsck-verify checks the HF layout; rebuild it with dsck-shard --hf %s DIR and verify DIR",
+				    "a directory of DeepSeek model-parallel files (%u ranks): check it with --manifest or --scan, or its structure after dsck-shard --hf %s DIR",
 				    ck->mp_ranks, o.path);
 		goto fail;
 	}
-	if (ck->has_config) {
+	if (ck->has_config && !ck->mp_ranks) {
 		size_t nf = 0, before = r.n;
 		if ((rc = dsck_check_structure(ck, on_finding, &r, &nf, &err)))
 			goto fail;

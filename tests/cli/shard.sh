@@ -464,4 +464,25 @@ ok $? "DST parent missing: exit 3, one line naming it (exit $rc)"
 [ ! -e "$tmp/no" ]
 ok $? "DST parent missing: nothing created"
 
+# MF-R6: the model hash of MP(N) files (MTP kept) is the HF checkpoint's,
+# through HF -> MP2 -> MP4; without the MTP layer it differs
+hash_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model_sha256"])' "$1"; }
+"$bin/dsck-verify" -q --manifest-write "$tmp/h.json" "$src" >/dev/null 2>&1
+for chain in "mh2 --mp 2 --keep-mtp $src" "mh4 --mp 4 --keep-mtp $tmp/mh2"; do
+	# shellcheck disable=SC2086
+	set -- $chain
+	d=$1
+	shift
+	rm -rf "$tmp/$d"
+	"$shd" -q "$@" "$tmp/$d" >/dev/null 2>&1 &&
+		"$bin/dsck-verify" -q --manifest-write "$tmp/$d.json" "$tmp/$d" >/dev/null 2>&1 &&
+		[ "$(hash_of "$tmp/$d.json")" = "$(hash_of "$tmp/h.json")" ]
+	ok $? "model hash of $d (MP, MTP kept) equals the HF checkpoint's"
+done
+"$bin/dsck-verify" -q --manifest "$tmp/mh4.json" "$tmp/mh4" >/dev/null 2>&1
+ok $? "dsck-verify --manifest on MP files: exit 0"
+"$bin/dsck-verify" "$tmp/mh4" >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] && grep -q -- "--manifest or --scan" "$tmp/err"
+ok $? "dsck-verify structure check on MP files: refused with the way out"
+
 tap_end
