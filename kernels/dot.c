@@ -1,6 +1,7 @@
 /* dot.c - float32 dot products (dot.h): a reference and AVX2+FMA. */
 #include "dot.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,8 +23,90 @@ float dsck_k_dot_ref(const float *a, const float *b, size_t n)
 	return t;
 }
 
+/* e4m3fn code -> float, exactly (D-R1). */
+static float e4m3(uint8_t b)
+{
+	int e = (b >> 3) & 0xF, mnt = b & 7;
+	if ((b & 0x7F) == 0x7F)
+		return NAN;
+	float v = e ? ldexpf(1.0f + (float)mnt / 8.0f, e - 7) : ldexpf((float)mnt, -9);
+	return (b & 0x80) ? -v : v;
+}
+
+float dsck_k_row_e4m3_ref(const uint8_t *codes, const float *scales, const float *x,
+			  size_t n, size_t bc)
+{
+	float total = 0;
+	for (size_t c0 = 0, k = 0; c0 < n; c0 += bc, k++) {
+		size_t m = n - c0 < bc ? n - c0 : bc;
+		float s[16] = { 0 };
+		size_t j = 0;
+		for (; j + 16 <= m; j += 16)
+			for (int l = 0; l < 16; l++)
+				s[l] += e4m3(codes[c0 + j + l]) * x[c0 + j + l];
+		for (int w = 8; w >= 1; w /= 2)
+			for (int l = 0; l < w; l++)
+				s[l] += s[l + w];
+		float b = s[0];
+		for (; j < m; j++)
+			b += e4m3(codes[c0 + j]) * x[c0 + j];
+		total += scales[k] * b;
+	}
+	return total;
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
+
+/* 16 codes -> 16 floats from the bits: |code| << 20 plus the exponent
+ * bias 120 << 23 for normal numbers, m * 2^-9 below, NaN for 0x7F. */
+T512 static inline __m512 e4m3x16(const uint8_t *p)
+{
+	__m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
+	__m512i mag = _mm512_and_si512(b, _mm512_set1_epi32(0x7F));
+	__m512i nrm = _mm512_add_epi32(_mm512_slli_epi32(mag, 20), _mm512_set1_epi32(120 << 23));
+	__m512 sub = _mm512_mul_ps(_mm512_cvtepi32_ps(mag), _mm512_set1_ps(1.0f / 512.0f));
+	__m512 f = _mm512_mask_blend_ps(_mm512_cmplt_epu32_mask(mag, _mm512_set1_epi32(8)),
+					_mm512_castsi512_ps(nrm), sub);
+	f = _mm512_mask_blend_ps(_mm512_cmpeq_epu32_mask(mag, _mm512_set1_epi32(0x7F)), f,
+				 _mm512_set1_ps(NAN));
+	__m512i sign = _mm512_slli_epi32(_mm512_and_si512(b, _mm512_set1_epi32(0x80)), 24);
+	return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(f), sign));
+}
+
+T512 float dsck_k_row_e4m3_avx512(const uint8_t *codes, const float *scales, const float *x,
+				  size_t n, size_t bc)
+{
+	if (bc % 16)
+		return dsck_k_row_e4m3_ref(codes, scales, x, n, bc);
+	__m512 total = _mm512_setzero_ps();
+	float tail = 0;
+	size_t c0 = 0, k = 0;
+	for (; c0 + bc <= n; c0 += bc, k++) { /* whole blocks, two FMA chains */
+		__m512 s0 = _mm512_setzero_ps(), s1 = s0;
+		size_t j = 0;
+		for (; j + 32 <= bc; j += 32) {
+			s0 = _mm512_fmadd_ps(e4m3x16(codes + c0 + j), _mm512_loadu_ps(x + c0 + j), s0);
+			s1 = _mm512_fmadd_ps(e4m3x16(codes + c0 + j + 16),
+					     _mm512_loadu_ps(x + c0 + j + 16), s1);
+		}
+		if (j < bc)
+			s0 = _mm512_fmadd_ps(e4m3x16(codes + c0 + j), _mm512_loadu_ps(x + c0 + j), s0);
+		total = _mm512_fmadd_ps(_mm512_set1_ps(scales[k]), _mm512_add_ps(s0, s1), total);
+	}
+	if (c0 < n)
+		tail = dsck_k_row_e4m3_ref(codes + c0, scales + k, x + c0, n - c0, bc);
+	return _mm512_reduce_add_ps(total) + tail;
+}
+
+static int avx512_ok(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+}
 
 __attribute__((target("avx2,fma"))) float dsck_k_dot_avx2(const float *a, const float *b,
 							   size_t n)
@@ -60,6 +143,17 @@ float dsck_k_dot_avx2(const float *a, const float *b, size_t n)
 	return dsck_k_dot_ref(a, b, n);
 }
 
+float dsck_k_row_e4m3_avx512(const uint8_t *codes, const float *scales, const float *x,
+			     size_t n, size_t bc)
+{
+	return dsck_k_row_e4m3_ref(codes, scales, x, n, bc);
+}
+
+static int avx512_ok(void)
+{
+	return 0;
+}
+
 static int avx2_fma(void)
 {
 	return 0;
@@ -82,6 +176,21 @@ static int pick(void)
 float dsck_k_dot(const float *a, const float *b, size_t n)
 {
 	return pick() ? dsck_k_dot_avx2(a, b, n) : dsck_k_dot_ref(a, b, n);
+}
+
+static int use_avx512 = -1;
+
+float dsck_k_row_e4m3(const uint8_t *codes, const float *scales, const float *x, size_t n,
+		      size_t bc)
+{
+	int v = __atomic_load_n(&use_avx512, __ATOMIC_RELAXED);
+	if (v < 0) {
+		const char *e = getenv("DSCK_KERNELS");
+		v = !(e && (strcmp(e, "ref") == 0 || strcmp(e, "avx2") == 0)) && avx512_ok();
+		__atomic_store_n(&use_avx512, v, __ATOMIC_RELAXED);
+	}
+	return v ? dsck_k_row_e4m3_avx512(codes, scales, x, n, bc)
+		 : dsck_k_row_e4m3_ref(codes, scales, x, n, bc);
 }
 
 const char *dsck_k_dot_impl(void)

@@ -13,10 +13,27 @@
 #define DSCK_DOT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 float dsck_k_dot(const float *a, const float *b, size_t n);
 float dsck_k_dot_ref(const float *a, const float *b, size_t n);
 float dsck_k_dot_avx2(const float *a, const float *b, size_t n);
+/*
+ * One FP8 weight row times x: sum over column blocks k of
+ * scales[k] * sum_{j in block k} e4m3(codes[j]) * x[j], blocks of bc
+ * columns (the last may be partial), n columns in all. The block sums are
+ * taken before the scale, not over float32(code * scale) as a dequantized
+ * copy would: the two differ by about an ulp of the row's sum of |terms|.
+ * e4m3fn per D-R1 (0x7F/0xFF are NaN). The AVX-512 version needs bc a
+ * multiple of 16 (DeepSeek's 128), else it runs the reference.
+ */
+float dsck_k_row_e4m3(const uint8_t *codes, const float *scales, const float *x, size_t n,
+		      size_t bc);
+float dsck_k_row_e4m3_ref(const uint8_t *codes, const float *scales, const float *x,
+			  size_t n, size_t bc);
+float dsck_k_row_e4m3_avx512(const uint8_t *codes, const float *scales, const float *x,
+			     size_t n, size_t bc);
+
 /* Name of the implementation dsck_k_dot uses: "ref" or "avx2". */
 const char *dsck_k_dot_impl(void);
 

@@ -295,6 +295,20 @@ static void mm_rows(void *vctx, size_t b, size_t e)
 		abort(); /* a few KiB per thread: out of memory here is fatal */
 	/* a weight of one full-width piece writes every column of its rows */
 	int whole = w->np == 1 && w->p[0].col0 == 0 && w->p[0].cols == w->cols;
+	if (c->S == 1 && whole && w->dtype == DSCK_F8_E4M3) {
+		/* one token: each row straight from its codes and block scales
+		 * (RT-R1), no float32 copy of the row */
+		const struct dsck_wpiece *p = &w->p[0];
+		uint64_t grid = (p->pc + w->bc - 1) / w->bc;
+		for (size_t o = b; o < e; o++) {
+			uint64_t lr = c->o0 + o + p->sr0;
+			c->y[o] = dsck_k_row_e4m3(p->data + lr * p->pc + p->sc0,
+						  p->scale + (lr / w->br) * grid + p->sc0 / w->bc,
+						  c->x, (size_t)p->cols, (size_t)w->bc);
+		}
+		free(row);
+		return;
+	}
 	for (size_t o = b; o < e; o++) {
 		if (!whole)
 			memset(row, 0, w->cols * sizeof *row);

@@ -1,5 +1,6 @@
 /*
- * test_dot.c - the AVX2+FMA dot product against the reference (dot.h):
+ * test_dot.c - the AVX2+FMA dot product and the AVX-512 FP8 row kernel
+ * against their references (dot.h):
  * within a few ulps of sum |a_i b_i| for lengths around the 32-lane
  * blocks, unaligned pointers, and values of mixed sign and magnitude;
  * exact on integers small enough that no sum rounds.
@@ -56,5 +57,46 @@ int main(void)
 	for (size_t i = 0; i < 1000; i++)
 		want += (double)a[i] * b[i];
 	CHECK((double)dsck_k_dot_ref(a, b, 1000) == want, "the reference equals the exact sum");
+	/* the FP8 row kernel: codes of every value, block scales, partial
+	 * last blocks, within a few ulps of the sum of |terms| */
+	static uint8_t codes[4200];
+	float scales[40];
+	int bad8 = 0;
+	for (size_t i = 0; i < 4200; i++) {
+		uint8_t c8 = (uint8_t)(rng >> 24);
+		rnd();
+		codes[i] = (c8 & 0x7F) == 0x7F ? 0x7E : c8;
+		a[i] = rnd();
+	}
+	for (size_t k = 0; k < 40; k++)
+		scales[k] = ldexpf(1.0f + (float)k / 40.0f, -(int)(k % 9));
+	const size_t rows[] = { 1, 16, 100, 128, 129, 300, 1000, 4096 };
+	for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+		size_t n = rows[r];
+		float expect = dsck_k_row_e4m3_ref(codes, scales, a, n, 128);
+		float got = dsck_k_row_e4m3_avx512(codes, scales, a, n, 128);
+		double mag = 0;
+		for (size_t i = 0; i < n; i++) {
+			float wv = dsck_k_row_e4m3_ref(codes + i, scales + i / 128, a + i, 1, 128);
+			mag += fabs((double)wv);
+		}
+		if (fabs((double)expect - got) > 16 * 1.2e-7 * mag + 1e-30) {
+			bad8++;
+			printf("#   n %zu: ref %.9g avx512 %.9g\n", n, expect, got);
+		}
+	}
+	CHECK(bad8 == 0, "FP8 row kernel within 16 ulps of sum |terms| of the reference");
+	codes[5] = 0x7F;
+	CHECK(isnan(dsck_k_row_e4m3_ref(codes, scales, a, 256, 128)) &&
+	      isnan(dsck_k_row_e4m3_avx512(codes, scales, a, 256, 128)), "a NaN code gives NaN");
+	codes[5] = 0x08; /* the smallest normal, 2^-6 */
+	codes[6] = 0x01; /* the smallest subnormal, 2^-9 */
+	float one[128] = { 0 };
+	one[5] = 1;
+	one[6] = 1;
+	float sc1 = 1;
+	CHECK(dsck_k_row_e4m3_avx512(codes, &sc1, one, 128, 128) == 0.015625f + 0.001953125f &&
+	      dsck_k_row_e4m3_ref(codes, &sc1, one, 128, 128) == 0.015625f + 0.001953125f,
+	      "normal and subnormal codes decode exactly");
 	return test_done();
 }
