@@ -55,6 +55,30 @@ float dsck_k_row_e4m3_ref(const uint8_t *codes, const float *scales, const float
 	return total;
 }
 
+float dsck_k_dot_bf16_ref(const uint16_t *w, const float *x, size_t n)
+{
+	float s[LANES] = { 0 };
+	size_t i = 0;
+	for (; i + LANES <= n; i += LANES)
+		for (int k = 0; k < LANES; k++) {
+			uint32_t u = (uint32_t)w[i + k] << 16;
+			float f;
+			memcpy(&f, &u, 4);
+			s[k] += f * x[i + k];
+		}
+	for (int v = LANES / 2; v >= 1; v /= 2)
+		for (int k = 0; k < v; k++)
+			s[k] += s[k + v];
+	float t = s[0];
+	for (; i < n; i++) {
+		uint32_t u = (uint32_t)w[i] << 16;
+		float f;
+		memcpy(&f, &u, 4);
+		t += f * x[i];
+	}
+	return t;
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -99,6 +123,28 @@ T512 float dsck_k_row_e4m3_avx512(const uint8_t *codes, const float *scales, con
 	if (c0 < n)
 		tail = dsck_k_row_e4m3_ref(codes + c0, scales + k, x + c0, n - c0, bc);
 	return _mm512_reduce_add_ps(total) + tail;
+}
+
+T512 float dsck_k_dot_bf16_avx512(const uint16_t *w, const float *x, size_t n)
+{
+	__m512 s0 = _mm512_setzero_ps(), s1 = s0;
+	size_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		__m512i a = _mm512_slli_epi32(
+			_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(w + i))), 16);
+		__m512i b = _mm512_slli_epi32(
+			_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(w + i + 16))), 16);
+		s0 = _mm512_fmadd_ps(_mm512_castsi512_ps(a), _mm512_loadu_ps(x + i), s0);
+		s1 = _mm512_fmadd_ps(_mm512_castsi512_ps(b), _mm512_loadu_ps(x + i + 16), s1);
+	}
+	float t = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+	for (; i < n; i++) {
+		uint32_t u = (uint32_t)w[i] << 16;
+		float f;
+		memcpy(&f, &u, 4);
+		t += f * x[i];
+	}
+	return t;
 }
 
 static int avx512_ok(void)
@@ -149,6 +195,11 @@ float dsck_k_row_e4m3_avx512(const uint8_t *codes, const float *scales, const fl
 	return dsck_k_row_e4m3_ref(codes, scales, x, n, bc);
 }
 
+float dsck_k_dot_bf16_avx512(const uint16_t *w, const float *x, size_t n)
+{
+	return dsck_k_dot_bf16_ref(w, x, n);
+}
+
 static int avx512_ok(void)
 {
 	return 0;
@@ -180,8 +231,7 @@ float dsck_k_dot(const float *a, const float *b, size_t n)
 
 static int use_avx512 = -1;
 
-float dsck_k_row_e4m3(const uint8_t *codes, const float *scales, const float *x, size_t n,
-		      size_t bc)
+static int pick512(void)
 {
 	int v = __atomic_load_n(&use_avx512, __ATOMIC_RELAXED);
 	if (v < 0) {
@@ -189,7 +239,18 @@ float dsck_k_row_e4m3(const uint8_t *codes, const float *scales, const float *x,
 		v = !(e && (strcmp(e, "ref") == 0 || strcmp(e, "avx2") == 0)) && avx512_ok();
 		__atomic_store_n(&use_avx512, v, __ATOMIC_RELAXED);
 	}
-	return v ? dsck_k_row_e4m3_avx512(codes, scales, x, n, bc)
+	return v;
+}
+
+float dsck_k_dot_bf16(const uint16_t *w, const float *x, size_t n)
+{
+	return pick512() ? dsck_k_dot_bf16_avx512(w, x, n) : dsck_k_dot_bf16_ref(w, x, n);
+}
+
+float dsck_k_row_e4m3(const uint8_t *codes, const float *scales, const float *x, size_t n,
+		      size_t bc)
+{
+	return pick512() ? dsck_k_row_e4m3_avx512(codes, scales, x, n, bc)
 		 : dsck_k_row_e4m3_ref(codes, scales, x, n, bc);
 }
 

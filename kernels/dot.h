@@ -34,6 +34,12 @@ float dsck_k_row_e4m3_ref(const uint8_t *codes, const float *scales, const float
 float dsck_k_row_e4m3_avx512(const uint8_t *codes, const float *scales, const float *x,
 			     size_t n, size_t bc);
 
+/* sum_i bf16(w[i]) * x[i] (BF16 widened exactly, D-R3); the sum order of
+ * dsck_k_dot_ref for the reference, 16-lane FMA chains for AVX-512. */
+float dsck_k_dot_bf16(const uint16_t *w, const float *x, size_t n);
+float dsck_k_dot_bf16_ref(const uint16_t *w, const float *x, size_t n);
+float dsck_k_dot_bf16_avx512(const uint16_t *w, const float *x, size_t n);
+
 /* Name of the implementation dsck_k_dot uses: "ref" or "avx2". */
 const char *dsck_k_dot_impl(void);
 

@@ -309,6 +309,16 @@ static void mm_rows(void *vctx, size_t b, size_t e)
 		free(row);
 		return;
 	}
+	if (c->S == 1 && whole && w->dtype == DSCK_BF16) {
+		const struct dsck_wpiece *p = &w->p[0];
+		for (size_t o = b; o < e; o++) {
+			uint64_t lr = c->o0 + o + p->sr0;
+			c->y[o] = dsck_k_dot_bf16((const uint16_t *)(const void *)p->data +
+						  lr * p->pc + p->sc0, c->x, (size_t)p->cols);
+		}
+		free(row);
+		return;
+	}
 	for (size_t o = b; o < e; o++) {
 		if (!whole)
 			memset(row, 0, w->cols * sizeof *row);

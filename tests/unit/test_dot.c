@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static uint64_t rng = 88172645463325252ull;
 static float rnd(void)
@@ -98,5 +99,26 @@ int main(void)
 	CHECK(dsck_k_row_e4m3_avx512(codes, &sc1, one, 128, 128) == 0.015625f + 0.001953125f &&
 	      dsck_k_row_e4m3_ref(codes, &sc1, one, 128, 128) == 0.015625f + 0.001953125f,
 	      "normal and subnormal codes decode exactly");
+	static uint16_t wb[4200];
+	int badb = 0;
+	for (size_t i = 0; i < 4200; i++) {
+		float f = rnd();
+		uint32_t u;
+		memcpy(&u, &f, 4);
+		wb[i] = (uint16_t)(u >> 16);
+		a[i] = rnd();
+	}
+	for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+		size_t n = lens[k];
+		float r = dsck_k_dot_bf16_ref(wb, a, n), v = dsck_k_dot_bf16_avx512(wb, a, n);
+		double mag = 0;
+		for (size_t i = 0; i < n; i++)
+			mag += fabs((double)dsck_k_dot_bf16_ref(wb + i, a + i, 1));
+		if (fabs((double)r - v) > 8 * 1.2e-7 * mag + 1e-30) {
+			badb++;
+			printf("#   bf16 n %zu: ref %.9g avx512 %.9g\n", n, r, v);
+		}
+	}
+	CHECK(badb == 0, "BF16 dot within 8 ulps of sum |ab| of the reference");
 	return test_done();
 }
