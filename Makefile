@@ -21,7 +21,7 @@ WARN     := -std=c11 -Wall -Wextra -Werror -Wvla -Wshadow -Wformat=2 \
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
              -DDSCK_VERSION='"$(VERSION)"' -pthread -Ilib -Ikernels -Iruntime
-LDLIBS   := -lcjson -lcrypto -lz -lpcre2-8 -lm -pthread
+LDLIBS   := -lcjson -lcrypto -lz -lpcre2-8 -lopenblas -lm -pthread
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -55,7 +55,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 .PHONY: all test test-plain test-asan demo deps fuzz install clean tests-bin
 
 # Debian packages: compiler, cJSON, OpenSSL (SHA-256), clang for libFuzzer.
-DEB_PKGS := build-essential clang libcjson-dev libssl-dev zlib1g-dev libpcre2-dev \
+DEB_PKGS := build-essential clang libcjson-dev libssl-dev zlib1g-dev libpcre2-dev libopenblas-dev \
             libopenmpi-dev openmpi-bin python3 python3-pip
 deps:
 	apt-get update -qq

@@ -10,6 +10,9 @@
 #include "mp.h"
 #include "../kernels/dot.h"
 
+#include <cblas.h>
+#undef I /* cblas.h brings <complex.h>; I is a size here */
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -458,13 +461,8 @@ static void attn_items(void *vctx, size_t b, size_t e)
 		const float *q = c->q + (si * H + h) * qk;
 		if (m->attn == DSCK_ATTN_NAIVE) {
 			const float *K = c->s->k[c->l], *V = c->s->v[c->l];
-			for (uint64_t t = 0; t < T; t++) {
-				const float *k = K + (t * H + h) * qk;
-				float d = 0;
-				for (uint64_t i = 0; i < qk; i++)
-					d += q[i] * k[i];
-				p[t] = d * m->softmax_scale;
-			}
+			for (uint64_t t = 0; t < T; t++)
+				p[t] = dsck_k_dot(q, K + (t * H + h) * qk, qk) * m->softmax_scale;
 			softmax(p, T);
 			float *o = c->o + (si * H + h) * m->vdim;
 			memset(o, 0, m->vdim * sizeof *o);
@@ -477,15 +475,9 @@ static void attn_items(void *vctx, size_t b, size_t e)
 			const float *KV = c->s->kv[c->l], *PE = c->s->pe[c->l];
 			const float *qn = c->qn + (si * H + h) * m->kv_lora;
 			const float *qp = q + m->nope;
-			for (uint64_t t = 0; t < T; t++) {
-				const float *kv = KV + t * m->kv_lora, *pe = PE + t * m->rope;
-				float d1 = 0, d2 = 0;
-				for (uint64_t i = 0; i < m->kv_lora; i++)
-					d1 += qn[i] * kv[i];
-				for (uint64_t i = 0; i < m->rope; i++)
-					d2 += qp[i] * pe[i];
-				p[t] = (d1 + d2) * m->softmax_scale;
-			}
+			for (uint64_t t = 0; t < T; t++)
+				p[t] = (dsck_k_dot(qn, KV + t * m->kv_lora, m->kv_lora) +
+					dsck_k_dot(qp, PE + t * m->rope, m->rope)) * m->softmax_scale;
 			softmax(p, T);
 			float *o = c->o + (si * H + h) * m->kv_lora;
 			memset(o, 0, m->kv_lora * sizeof *o);
@@ -511,29 +503,24 @@ struct absorb_ctx {
 	int unused;
 };
 
-/* qn[s, h, :] = sum_d q_nope[s, h, d] * W[h*(nope+v) + d, :] */
+/* qn[s, h, :] = sum_d q_nope[s, h, d] * W[h*(nope+v) + d, :]: the head's
+ * nope rows of wkv_b dequantized once, then one sgemm over the tokens */
 static void absorb_q(void *vctx, size_t b, size_t e)
 {
 	struct absorb_ctx *c = vctx;
 	const struct dsck_model *m = c->m;
 	uint64_t H = m->heads, qk = m->nope + m->rope, R = m->kv_lora;
-	float *row = malloc(R * sizeof *row);
-	if (!row)
-		abort(); /* a few KiB per thread */
+	float *tile = malloc(m->nope * R * sizeof *tile);
+	if (!tile)
+		abort(); /* a few hundred KiB per thread */
 	for (size_t h = b; h < e; h++) {
-		for (size_t si = 0; si < c->S; si++)
-			memset(c->qn + (si * H + h) * R, 0, R * sizeof(float));
-		for (uint64_t d = 0; d < m->nope; d++) {
-			dsck_weight_row(c->w, h * (m->nope + m->vdim) + d, row);
-			for (size_t si = 0; si < c->S; si++) {
-				float x = c->q[(si * H + h) * qk + d];
-				float *y = c->qn + (si * H + h) * R;
-				for (uint64_t i = 0; i < R; i++)
-					y[i] += x * row[i];
-			}
-		}
+		for (uint64_t d = 0; d < m->nope; d++)
+			dsck_weight_row(c->w, h * (m->nope + m->vdim) + d, tile + d * R);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->S, (int)R,
+			    (int)m->nope, 1.0f, c->q + h * qk, (int)(H * qk), tile, (int)R, 0.0f,
+			    c->qn + h * R, (int)(H * R));
 	}
-	free(row);
+	free(tile);
 }
 
 /* ov[s, h, j] = o_lat[s, h, :] . W[h*(nope+v) + nope + j, :] */
@@ -542,17 +529,17 @@ static void absorb_o(void *vctx, size_t b, size_t e)
 	struct absorb_ctx *c = vctx;
 	const struct dsck_model *m = c->m;
 	uint64_t H = m->heads, R = m->kv_lora;
-	float *row = malloc(R * sizeof *row);
-	if (!row)
+	float *tile = malloc(m->vdim * R * sizeof *tile);
+	if (!tile)
 		abort();
-	for (size_t h = b; h < e; h++)
-		for (uint64_t j = 0; j < m->vdim; j++) {
-			dsck_weight_row(c->w, h * (m->nope + m->vdim) + m->nope + j, row);
-			for (size_t si = 0; si < c->S; si++)
-				c->ov[(si * H + h) * m->vdim + j] =
-					dsck_k_dot(c->olat + (si * H + h) * R, row, R);
-		}
-	free(row);
+	for (size_t h = b; h < e; h++) {
+		for (uint64_t j = 0; j < m->vdim; j++)
+			dsck_weight_row(c->w, h * (m->nope + m->vdim) + m->nope + j, tile + j * R);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->S, (int)m->vdim,
+			    (int)R, 1.0f, c->olat + h * R, (int)(H * R), tile, (int)R, 0.0f,
+			    c->ov + h * m->vdim, (int)(H * m->vdim));
+	}
+	free(tile);
 }
 
 /* MLA (RT-R3): out [S, dim] from h [S, dim] at positions pos0.. */

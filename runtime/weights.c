@@ -4,6 +4,14 @@
 #include "../kernels/convert.h"
 #include "../kernels/dot.h"
 
+#include <cblas.h>
+
+/* Prefill: from this many tokens a tile of dequantized rows goes through
+ * sgemm (bench/run.sh: 128-token prefill 76 -> see README), fewer take
+ * the row-by-row dots. */
+#define BLAS_MIN_TOKENS 4
+#define BLAS_TILE_ROWS 32
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,6 +324,28 @@ static void mm_rows(void *vctx, size_t b, size_t e)
 			c->y[o] = dsck_k_dot_bf16((const uint16_t *)(const void *)p->data +
 						  lr * p->pc + p->sc0, c->x, (size_t)p->cols);
 		}
+		free(row);
+		return;
+	}
+	if (c->S >= BLAS_MIN_TOKENS) {
+		/* RT-R1: several tokens: dequantize a tile of rows, then one
+		 * sgemm y[:, o..o+k) = x . tile^T (OpenBLAS, one thread here:
+		 * the pool splits the rows) */
+		float *tile = malloc(BLAS_TILE_ROWS * w->cols * sizeof *tile);
+		if (!tile)
+			abort();
+		for (size_t o = b; o < e; o += BLAS_TILE_ROWS) {
+			size_t k = e - o < BLAS_TILE_ROWS ? e - o : BLAS_TILE_ROWS;
+			for (size_t r = 0; r < k; r++) {
+				if (!whole)
+					memset(tile + r * w->cols, 0, w->cols * sizeof *tile);
+				dsck_weight_row(w, c->o0 + o + r, tile + r * w->cols);
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->S, (int)k,
+				    (int)w->cols, 1.0f, c->x, (int)w->cols, tile, (int)w->cols, 0.0f,
+				    c->y + o, (int)c->n);
+		}
+		free(tile);
 		free(row);
 		return;
 	}

@@ -53,9 +53,11 @@ rel "naive and absorb agree" "$tmp/naive.npy" "$tmp/absorb.npy" 1e-5
 ok $? "naive and absorb agree (rel-L2 <= 1e-5, same argmax)"
 python3 -c "import numpy as np,sys; a=np.load(sys.argv[1]); sys.exit(0 if a.shape==(8,1024) and a.dtype==np.float32 else 1)" "$tmp/absorb.npy"
 ok $? "logits .npy is float32 [8, 1024]"
+# one row goes through the one-token kernels, many through sgemm: the sums
+# are ordered differently
 "$run" logits -q -m "$tmp/tiny" --tokens $toks -o "$tmp/last.npy" &&
-	python3 -c "import numpy as np,sys; a=np.load(sys.argv[1]); b=np.load(sys.argv[2]); sys.exit(0 if (a==b[-1]).all() else 1)" "$tmp/last.npy" "$tmp/absorb.npy"
-ok $? "last-position logits equal the last row of --all-positions"
+	python3 -c "import numpy as np,sys; a=np.load(sys.argv[1]); b=np.load(sys.argv[2])[-1]; sys.exit(0 if np.linalg.norm(a-b) <= 1e-6*np.linalg.norm(b) and a.argmax()==b.argmax() else 1)" "$tmp/last.npy" "$tmp/absorb.npy"
+ok $? "last-position logits = the last row of --all-positions (rel-L2 <= 1e-6)"
 "$run" logits -q -m "$tmp/tiny" --tokens $toks -o "$tmp/l.npy" --mtp-output "$tmp/mtp.npy" &&
 	python3 -c "import numpy as np,sys; a=np.load(sys.argv[1]); sys.exit(0 if a.shape==(7,1024) and np.isfinite(a).all() else 1)" "$tmp/mtp.npy"
 ok $? "--mtp-output: next-next-token logits [n-1, vocab] (RT-R11)"
