@@ -236,6 +236,8 @@ enum dsck_err dsck_model_open(const struct dsck_ckpt *ck, const struct dsck_mode
 	m->max_seq = o->max_seq ? o->max_seq : 4096;
 	if (c->max_position_embeddings && m->max_seq > c->max_position_embeddings)
 		m->max_seq = c->max_position_embeddings;
+	/* the pool splits the rows; OpenBLAS runs inside each worker, alone */
+	openblas_set_num_threads(1);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	m->pool = dsck_pool_create(o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 1));
 	if (!m->pool || rope_table(m)) {
