@@ -84,20 +84,20 @@ float dsck_k_dot_bf16_ref(const uint16_t *w, const float *x, size_t n)
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
 
-/* 16 codes -> 16 floats from the bits: |code| << 20 plus the exponent
- * bias 120 << 23 for normal numbers, m * 2^-9 below, NaN for 0x7F. */
-T512 static inline __m512 e4m3x16(const uint8_t *p)
+/* 16 codes -> 16 floats / 256: an e4m3 code is a binary16 with its bits
+ * moved (sign to bit 15, the other 7 bits up by 7): same mantissa, the
+ * exponent bias 7 instead of 15, so the half-float value is 2^-8 times
+ * the code's, subnormals included; vcvtph2ps widens exactly. The caller
+ * folds the 2^8 into the block scale. 0x7F/0xFF become NaN. */
+T512 static inline __m512 e4m3x16_div256(const uint8_t *p)
 {
-	__m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
-	__m512i mag = _mm512_and_si512(b, _mm512_set1_epi32(0x7F));
-	__m512i nrm = _mm512_add_epi32(_mm512_slli_epi32(mag, 20), _mm512_set1_epi32(120 << 23));
-	__m512 sub = _mm512_mul_ps(_mm512_cvtepi32_ps(mag), _mm512_set1_ps(1.0f / 512.0f));
-	__m512 f = _mm512_mask_blend_ps(_mm512_cmplt_epu32_mask(mag, _mm512_set1_epi32(8)),
-					_mm512_castsi512_ps(nrm), sub);
-	f = _mm512_mask_blend_ps(_mm512_cmpeq_epu32_mask(mag, _mm512_set1_epi32(0x7F)), f,
-				 _mm512_set1_ps(NAN));
-	__m512i sign = _mm512_slli_epi32(_mm512_and_si512(b, _mm512_set1_epi32(0x80)), 24);
-	return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(f), sign));
+	__m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)p));
+	__m256i mag = _mm256_and_si256(b, _mm256_set1_epi16(0x7F));
+	__m256i h = _mm256_or_si256(_mm256_slli_epi16(mag, 7),
+				    _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x80)), 8));
+	__m512 f = _mm512_cvtph_ps(h);
+	__mmask16 nan = _mm256_cmpeq_epi16_mask(mag, _mm256_set1_epi16(0x7F));
+	return _mm512_mask_blend_ps(nan, f, _mm512_set1_ps(NAN));
 }
 
 T512 float dsck_k_row_e4m3_avx512(const uint8_t *codes, const float *scales, const float *x,
@@ -112,13 +112,14 @@ T512 float dsck_k_row_e4m3_avx512(const uint8_t *codes, const float *scales, con
 		__m512 s0 = _mm512_setzero_ps(), s1 = s0;
 		size_t j = 0;
 		for (; j + 32 <= bc; j += 32) {
-			s0 = _mm512_fmadd_ps(e4m3x16(codes + c0 + j), _mm512_loadu_ps(x + c0 + j), s0);
-			s1 = _mm512_fmadd_ps(e4m3x16(codes + c0 + j + 16),
+			s0 = _mm512_fmadd_ps(e4m3x16_div256(codes + c0 + j), _mm512_loadu_ps(x + c0 + j), s0);
+			s1 = _mm512_fmadd_ps(e4m3x16_div256(codes + c0 + j + 16),
 					     _mm512_loadu_ps(x + c0 + j + 16), s1);
 		}
 		if (j < bc)
-			s0 = _mm512_fmadd_ps(e4m3x16(codes + c0 + j), _mm512_loadu_ps(x + c0 + j), s0);
-		total = _mm512_fmadd_ps(_mm512_set1_ps(scales[k]), _mm512_add_ps(s0, s1), total);
+			s0 = _mm512_fmadd_ps(e4m3x16_div256(codes + c0 + j), _mm512_loadu_ps(x + c0 + j), s0);
+		/* the 2^8 of the decode goes with the scale (exact) */
+		total = _mm512_fmadd_ps(_mm512_set1_ps(scales[k] * 256.0f), _mm512_add_ps(s0, s1), total);
 	}
 	if (c0 < n)
 		tail = dsck_k_row_e4m3_ref(codes + c0, scales + k, x + c0, n - c0, bc);
