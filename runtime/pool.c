@@ -4,6 +4,16 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+/* Polls of a counter before sleeping (about 20-50 us). */
+#define POOL_SPIN 20000
+
+static inline void pool_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 struct dsck_pool {
 	unsigned n;
 	pthread_t *tid;
@@ -40,6 +50,12 @@ static void *worker(void *arg)
 	struct dsck_pool *p = w->p;
 	unsigned long seen = 0;
 	for (;;) {
+		/* a decode step runs hundreds of short jobs: wait a little on
+		 * the counter before sleeping on the condition */
+		for (int spin = 0; spin < POOL_SPIN &&
+				   __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE) == seen &&
+				   !__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE); spin++)
+			pool_pause();
 		pthread_mutex_lock(&p->mu);
 		while (!p->quit && p->gen == seen)
 			pthread_cond_wait(&p->go, &p->mu);
@@ -54,7 +70,7 @@ static void *worker(void *arg)
 		if (b < e)
 			p->fn(p->ctx, b, e);
 		pthread_mutex_lock(&p->mu);
-		if (--p->pending == 0)
+		if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0)
 			pthread_cond_signal(&p->done);
 		pthread_mutex_unlock(&p->mu);
 	}
@@ -105,16 +121,18 @@ void dsck_pool_run(struct dsck_pool *p, size_t n, size_t grain, dsck_pool_fn fn,
 	p->ctx = ctx;
 	p->total = n;
 	p->grain = grain ? grain : 1;
-	p->pending = p->n - 1;
-	p->gen++;
+	__atomic_store_n(&p->pending, p->n - 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&p->gen, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
 	size_t b, e;
 	range_of(p, 0, &b, &e);
 	if (b < e)
 		fn(ctx, b, e);
+	for (int spin = 0; spin < POOL_SPIN && __atomic_load_n(&p->pending, __ATOMIC_ACQUIRE); spin++)
+		pool_pause();
 	pthread_mutex_lock(&p->mu);
-	while (p->pending)
+	while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE))
 		pthread_cond_wait(&p->done, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 }
@@ -124,7 +142,7 @@ void dsck_pool_free(struct dsck_pool *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->mu);
-	p->quit = 1;
+	__atomic_store_n(&p->quit, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
 	for (unsigned k = 1; k < p->n; k++)
