@@ -568,14 +568,13 @@ static enum dsck_err attention(const struct dsck_model *m, const struct dsck_lay
 		goto out;
 	}
 	if (m->q_lora) {
-		dsck_matmul(m->pool, &L->wq_a, h, S, qa);
+		dsck_matmul2(m->pool, &L->wq_a, &L->wkv_a, h, S, qa, kv);
 		dsck_weight_vec(&L->q_norm, wvec);
 		rmsnorm(qa, qa, wvec, S, m->q_lora, eps);
 		dsck_matmul(m->pool, &L->wq_b, qa, S, q);
 	} else {
-		dsck_matmul(m->pool, &L->wq, h, S, q);
+		dsck_matmul2(m->pool, &L->wq, &L->wkv_a, h, S, q, kv);
 	}
-	dsck_matmul(m->pool, &L->wkv_a, h, S, kv);
 	dsck_weight_vec(&L->kv_norm, wvec);
 	for (size_t si = 0; si < S; si++) {
 		float *row = kv + si * kvd;
@@ -663,8 +662,7 @@ static enum dsck_err mlp(const struct dsck_model *m, const struct dsck_weight *w
 		free(b);
 		return dsck_error_set(err, DSCK_E_NOMEM, "MLP buffers");
 	}
-	dsck_matmul(m->pool, w1, x, S, a);
-	dsck_matmul(m->pool, w3, x, S, b);
+	dsck_matmul2(m->pool, w1, w3, x, S, a, b);
 	for (size_t i = 0; i < S * w1->rows; i++)
 		a[i] = silu(a[i]) * b[i];
 	dsck_matmul(m->pool, w2, a, S, y);

@@ -366,6 +366,29 @@ void dsck_matmul(struct dsck_pool *pool, const struct dsck_weight *w,
 	dsck_pool_run(pool, w->rows, 16, mm_rows, &c);
 }
 
+/* Two weights on the same input in one pool run: rows [0, ra) are a's,
+ * the rest b's (one wait instead of two). */
+struct mm2_ctx {
+	struct mm_ctx a, b;
+};
+
+static void mm2_rows(void *vctx, size_t b, size_t e)
+{
+	struct mm2_ctx *c = vctx;
+	size_t ra = c->a.w->rows;
+	if (b < ra)
+		mm_rows(&c->a, b, e < ra ? e : ra);
+	if (e > ra)
+		mm_rows(&c->b, (b > ra ? b : ra) - ra, e - ra);
+}
+
+void dsck_matmul2(struct dsck_pool *pool, const struct dsck_weight *wa,
+		  const struct dsck_weight *wb, const float *x, size_t S, float *ya, float *yb)
+{
+	struct mm2_ctx c = { { wa, x, S, ya, 0, wa->rows }, { wb, x, S, yb, 0, wb->rows } };
+	dsck_pool_run(pool, wa->rows + wb->rows, 16, mm2_rows, &c);
+}
+
 void dsck_matmul_band(struct dsck_pool *pool, const struct dsck_weight *w,
 		      uint64_t o0, uint64_t n, const float *x, size_t S, float *y)
 {

@@ -75,6 +75,10 @@ enum dsck_err dsck_weight_get(const struct dsck_wmap *m, const char *name,
 void dsck_matmul(struct dsck_pool *pool, const struct dsck_weight *w,
 		 const float *x, size_t S, float *y);
 
+/* ya = x . wa^T and yb = x . wb^T (both [S, cols] inputs) in one pool run. */
+void dsck_matmul2(struct dsck_pool *pool, const struct dsck_weight *wa,
+		  const struct dsck_weight *wb, const float *x, size_t S, float *ya, float *yb);
+
 /* The same over a band of rows [o0, o0+n): y [S, n]. */
 void dsck_matmul_band(struct dsck_pool *pool, const struct dsck_weight *w,
 		      uint64_t o0, uint64_t n, const float *x, size_t S, float *y);
