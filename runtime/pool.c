@@ -26,17 +26,21 @@ struct dsck_pool {
 	dsck_pool_fn fn;
 	void *ctx;
 	size_t total, grain;
+	size_t chunk;            /* items per take, a multiple of grain */
+	size_t cursor;           /* next item to take (atomic) */
 };
 
-/* Range k of n ranges over [0, total) in whole grains. */
-static void range_of(const struct dsck_pool *p, unsigned k, size_t *b, size_t *e)
+/* Take chunks of items until none is left: threads that finish early take
+ * more, so one slow thread does not hold the others at the wait. */
+static void take_chunks(struct dsck_pool *p)
 {
-	size_t units = (p->total + p->grain - 1) / p->grain;
-	size_t per = units / p->n, extra = units % p->n;
-	size_t u0 = k * per + (k < extra ? k : extra);
-	size_t u1 = u0 + per + (k < extra);
-	*b = u0 * p->grain;
-	*e = u1 * p->grain < p->total ? u1 * p->grain : p->total;
+	for (;;) {
+		size_t b = __atomic_fetch_add(&p->cursor, p->chunk, __ATOMIC_RELAXED);
+		if (b >= p->total)
+			return;
+		size_t e = b + p->chunk < p->total ? b + p->chunk : p->total;
+		p->fn(p->ctx, b, e);
+	}
 }
 
 struct worker_arg {
@@ -65,10 +69,7 @@ static void *worker(void *arg)
 		}
 		seen = p->gen;
 		pthread_mutex_unlock(&p->mu);
-		size_t b, e;
-		range_of(p, w->k, &b, &e);
-		if (b < e)
-			p->fn(p->ctx, b, e);
+		take_chunks(p);
 		pthread_mutex_lock(&p->mu);
 		if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0)
 			pthread_cond_signal(&p->done);
@@ -121,14 +122,16 @@ void dsck_pool_run(struct dsck_pool *p, size_t n, size_t grain, dsck_pool_fn fn,
 	p->ctx = ctx;
 	p->total = n;
 	p->grain = grain ? grain : 1;
+	/* about four takes per thread, in whole grains */
+	size_t units = (n + p->grain - 1) / p->grain;
+	size_t per = units / (4 * (size_t)p->n);
+	p->chunk = (per ? per : 1) * p->grain;
+	__atomic_store_n(&p->cursor, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->pending, p->n - 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&p->gen, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
-	size_t b, e;
-	range_of(p, 0, &b, &e);
-	if (b < e)
-		fn(ctx, b, e);
+	take_chunks(p);
 	for (int spin = 0; spin < POOL_SPIN && __atomic_load_n(&p->pending, __ATOMIC_ACQUIRE); spin++)
 		pool_pause();
 	pthread_mutex_lock(&p->mu);

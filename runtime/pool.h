@@ -15,8 +15,9 @@ typedef void (*dsck_pool_fn)(void *ctx, size_t begin, size_t end);
  * NULL when out of memory. */
 struct dsck_pool *dsck_pool_create(unsigned n);
 unsigned dsck_pool_size(const struct dsck_pool *p);
-/* Split [0, n) into at most size() ranges of whole `grain` items and run
- * fn on each; returns when all are done. Calls do not nest. */
+/* Run fn over [0, n) in chunks of whole `grain` items that the threads
+ * take in turn (about four per thread); returns when all are done. Calls
+ * do not nest. */
 void dsck_pool_run(struct dsck_pool *p, size_t n, size_t grain, dsck_pool_fn fn, void *ctx);
 void dsck_pool_free(struct dsck_pool *p);
 
