@@ -126,7 +126,7 @@ fuzz:
 	@mkdir -p build-fuzz
 	@for src in $(FUZZ_SRC); do \
 		name=$$(basename $$src .c); \
-		$(FUZZ_CC) -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Ikernels -fsanitize=fuzzer,address,undefined \
+		$(FUZZ_CC) -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Ikernels -Iruntime -fsanitize=fuzzer,address,undefined \
 			-o build-fuzz/$$name $$src $(LIB_SRC) $(LDLIBS) || exit 1; \
 	done
 	@for src in $(FUZZ_SRC); do \

@@ -32,6 +32,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 
@@ -42,8 +43,13 @@
 
 int dsck_k_avx2_usable(void)
 {
+	unsigned a, b, c, d;
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+	/* F16C is CPUID.1:ECX bit 29 (clang's __builtin_cpu_supports has no
+	 * name for it) */
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return 0;
+	return __builtin_cpu_supports("avx2") && (c & (1u << 29));
 }
 
 /* 8 floats -> 8 bf16 codes in the low 16 bits of each 32-bit lane. */

@@ -798,6 +798,32 @@ static enum dsck_err tok_build(struct dsck_tok *t, const cJSON *root,
 	return DSCK_OK;
 }
 
+enum dsck_err dsck_tok_parse(const char *text, size_t len, struct dsck_tok **out,
+			     struct dsck_error *err)
+{
+	cJSON *root = NULL;
+	struct dsck_tok *t = calloc(1, sizeof *t);
+	enum dsck_err rc;
+
+	*out = NULL;
+	if (!t)
+		return dsck_error_set(err, DSCK_E_NOMEM, "tokenizer");
+	t->bos = t->eos = DSCK_TOK_NONE;
+	if (len > DSCK_TOK_MAX_JSON)
+		rc = dsck_error_set(err, DSCK_E_LIMIT, "tokenizer.json larger than the limit");
+	else
+		rc = dsck_json_parse(text, len, 0, &root, err);
+	if (rc == DSCK_OK)
+		rc = tok_build(t, root, err);
+	cJSON_Delete(root);
+	if (rc) {
+		dsck_tok_free(t);
+		return rc;
+	}
+	*out = t;
+	return DSCK_OK;
+}
+
 enum dsck_err dsck_tok_load(const char *dir_or_file, struct dsck_tok **out,
 			    struct dsck_error *err)
 {

@@ -96,6 +96,12 @@ struct dsck_tok;
 enum dsck_err dsck_tok_load(const char *dir_or_file, struct dsck_tok **out,
 			    struct dsck_error *err);
 
+/* The same from tokenizer.json text alone (no tokenizer_config.json:
+ * bos/eos from the fallbacks above); for the fuzz target and embedding.
+ * text need not be NUL-terminated; the caller keeps it. */
+enum dsck_err dsck_tok_parse(const char *text, size_t len, struct dsck_tok **out,
+			     struct dsck_error *err);
+
 /* Free a tokenizer and everything it owns; accepts NULL. */
 void dsck_tok_free(struct dsck_tok *tok);
 
