@@ -472,6 +472,7 @@ int main(int argc, char **argv)
 	if (npend)
 		fwrite(pend, 1, npend, stdout);
 	printf("\n");
+	fflush(stdout); /* before the timing line on stderr */
 	double t2 = dsck_now();
 	if (!o.quiet)
 		fprintf(stderr, "dsck-run: prefill %zu tokens %.1f tokens/s, decode %llu tokens %.2f tokens/s, peak RSS %.0f MiB\n",
