@@ -35,6 +35,13 @@ static inline int dsck_ceil_div_u64(uint64_t a, uint64_t b, uint64_t *out)
 	return 0;
 }
 
+/* ceil(a / b) for b > 0 known to be nonzero (block sizes, rank counts):
+ * the form a/b + (a%b != 0) cannot overflow, so no check is needed. */
+static inline uint64_t dsck_div_up_u64(uint64_t a, uint64_t b)
+{
+	return a / b + (a % b != 0);
+}
+
 /* Round a up to a multiple of align (align > 0). */
 static inline int dsck_align_up_u64(uint64_t a, uint64_t align, uint64_t *out)
 {

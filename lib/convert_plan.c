@@ -14,15 +14,12 @@
 #include "io.h"
 
 #include <ctype.h>
-#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define SCALE_SUFFIX "_scale_inv"
-#define INDEX_NAME "model.safetensors.index.json"
 #define CONFIG_NAME "config.json"
 
 struct unit {
@@ -83,7 +80,6 @@ static int64_t ck_index(const struct dsck_ckpt *ck, const char *name)
 	return ct ? (int64_t)(ct - ck->tensors) : -1;
 }
 
-static uint64_t cdiv(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
 
 /* Is tensor i the scale of an FP8 weight (then it travels with it)? */
 static int is_fp8_scale(const struct dsck_ckpt *ck, const char *name)
@@ -117,7 +113,7 @@ static enum dsck_err scale_check(const struct dsck_ckpt *ck, int64_t w, int64_t 
 				      "FP8 weight without its scale; the download is incomplete");
 	}
 	const struct dsck_ckpt_tensor *st = &ck->tensors[s];
-	uint64_t er = cdiv(wt->t->shape[0], br), ec = cdiv(wt->t->shape[1], bc);
+	uint64_t er = dsck_div_up_u64(wt->t->shape[0], br), ec = dsck_div_up_u64(wt->t->shape[1], bc);
 	if (st->t->dtype != DSCK_F32 || st->t->ndim != 2 || st->t->shape[0] != er ||
 	    st->t->shape[1] != ec) {
 		dsck_error_file(err, ck->shards[st->shard]->file.path);
@@ -205,7 +201,7 @@ static uint64_t unit_bytes(const struct dsck_ckpt *ck, const struct unit *u,
 	if (u->xf == DSCK_XF_COPY && u->s >= 0)
 		b += ck->tensors[u->s].t->end - ck->tensors[u->s].t->begin;
 	if (u->xf == DSCK_XF_QUANT)
-		b += cdiv(t->shape[0], br) * cdiv(t->shape[1], bc) * 4;
+		b += dsck_div_up_u64(t->shape[0], br) * dsck_div_up_u64(t->shape[1], bc) * 4;
 	return b;
 }
 
@@ -242,8 +238,8 @@ static enum dsck_err emit(const struct dsck_ckpt *ck, struct dsck_plan *p,
 		pt.name = name;
 		pt.dtype = DSCK_F32;
 		pt.ndim = 2;
-		pt.shape[0] = cdiv(t->shape[0], p->block_rows);
-		pt.shape[1] = cdiv(t->shape[1], p->block_cols);
+		pt.shape[0] = dsck_div_up_u64(t->shape[0], p->block_rows);
+		pt.shape[1] = dsck_div_up_u64(t->shape[1], p->block_cols);
 		pt.xf = DSCK_XF_QSCALE;
 		pt.src = (uint32_t)u->w;
 		pt.src_scale = -1;

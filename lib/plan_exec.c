@@ -126,7 +126,7 @@ static enum dsck_err file_commit(struct pe_engine *e, size_t f, struct dsck_erro
 	pf->committed = 1;
 	unsigned n = ++e->n_committed;
 	pthread_mutex_unlock(&e->mu);
-	rc = pe_state_record(e, f, err);
+	rc = pe_state_record(e, err);
 	if (!rc && e->opts->stop_after && n >= e->opts->stop_after)
 		rc = dsck_error_set(err, DSCK_E_IO, "stopped after %u files (stop_after)", n);
 	return rc;

@@ -120,8 +120,8 @@ enum dsck_err pe_fingerprint(struct pe_engine *e, struct dsck_error *err);
 /* Read the state file, decide kept candidates, refuse foreign outputs,
  * remove stale temporaries, write a fresh state. */
 enum dsck_err pe_state_begin(struct pe_engine *e, struct dsck_error *err);
-/* Record file f committed (name, size) in the state file. */
-enum dsck_err pe_state_record(struct pe_engine *e, size_t f, struct dsck_error *err);
+/* Rewrite the state file with every committed output (name, size). */
+enum dsck_err pe_state_record(struct pe_engine *e, struct dsck_error *err);
 /* Check a candidate: header bytes, size, and every tile computed again and
  * compared with the output. */
 enum dsck_err pe_state_check(struct pe_engine *e, size_t f, struct pe_buf *b,

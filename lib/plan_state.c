@@ -294,9 +294,8 @@ enum dsck_err pe_state_begin(struct pe_engine *e, struct dsck_error *err)
 	return state_write(e, err);
 }
 
-enum dsck_err pe_state_record(struct pe_engine *e, size_t f, struct dsck_error *err)
+enum dsck_err pe_state_record(struct pe_engine *e, struct dsck_error *err)
 {
-	(void)f;
 	pthread_mutex_lock(&e->state_mu);
 	enum dsck_err rc = state_write(e, err);
 	pthread_mutex_unlock(&e->state_mu);

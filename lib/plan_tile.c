@@ -13,6 +13,7 @@
 
 #include "../kernels/convert.h"
 #include "arith.h"
+#include "logical.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -29,30 +30,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
-static uint64_t cdiv(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
 
 static unsigned esize(enum dsck_dtype d) { return dsck_dtype_bits(d) / 8; }
-
-/* 2-D view of a shape: 0-D is 1x1, 1-D is 1xN, else shape[0] x the rest. */
-static void view2d(uint32_t ndim, const uint64_t *shape, uint64_t *rows,
-		   uint64_t *cols)
-{
-	uint64_t c = 1;
-	if (ndim == 0) {
-		*rows = 1;
-		*cols = 1;
-		return;
-	}
-	if (ndim == 1) {
-		*rows = 1;
-		*cols = shape[0];
-		return;
-	}
-	for (uint32_t d = 1; d < ndim; d++)
-		c *= shape[d]; /* fits: the plan's byte sizes were checked */
-	*rows = shape[0];
-	*cols = c;
-}
 
 uint32_t pe_units(const struct dsck_plan *p, size_t t)
 {
@@ -86,7 +65,7 @@ void pe_geom(const struct pe_engine *e, size_t t, uint32_t u, struct pe_geom *g)
 			g->cols = pc->cols;
 			eb = max_u64(1, E * 4 / esize(pt->dtype));
 		} else {
-			view2d(pt->ndim, pt->shape, &g->rows, &g->cols);
+			dsck_shape_2d(pt->ndim, pt->shape, &g->rows, &g->cols);
 		}
 		if (pt->xf == DSCK_XF_QUANT) {
 			/* whole blocks: amax needs all of a block (PL-R4) */
@@ -106,8 +85,8 @@ void pe_geom(const struct pe_engine *e, size_t t, uint32_t u, struct pe_geom *g)
 		}
 	}
 	if (g->rows && g->cols) {
-		g->ntr = cdiv(g->rows, g->tr);
-		g->ntc = cdiv(g->cols, g->tc);
+		g->ntr = dsck_div_up_u64(g->rows, g->tr);
+		g->ntc = dsck_div_up_u64(g->cols, g->tc);
 	}
 }
 
@@ -262,7 +241,7 @@ enum dsck_err pe_item_out_segs(const struct pe_engine *e, const struct pe_item *
 	tile_of(e, it, &tl);
 	const struct dsck_plan_tensor *pt = tl.pt;
 	uint64_t base = tensor_base(e, it->f, it->t);
-	uint64_t nb = pt->xf == DSCK_XF_QUANT ? cdiv(tl.h, p->block_rows) + 1 : 0;
+	uint64_t nb = pt->xf == DSCK_XF_QUANT ? dsck_div_up_u64(tl.h, p->block_rows) + 1 : 0;
 	uint64_t ns = 0;
 
 	if (ensure(&b->oseg, &b->oseg_cap, (tl.h + nb + 1) * sizeof *b->oseg))
@@ -274,7 +253,7 @@ enum dsck_err pe_item_out_segs(const struct pe_engine *e, const struct pe_item *
 	} else {
 		unsigned osz = esize(pt->dtype);
 		uint64_t vr, vc, dr = 0, dc = 0;
-		view2d(pt->ndim, pt->shape, &vr, &vc);
+		dsck_shape_2d(pt->ndim, pt->shape, &vr, &vc);
 		if (pt->xf == DSCK_XF_COPY) {
 			const struct dsck_plan_piece *pc = &p->pieces[pt->piece0 + it->u];
 			dr = pc->dst_row;
@@ -286,11 +265,11 @@ enum dsck_err pe_item_out_segs(const struct pe_engine *e, const struct pe_item *
 		ns = tl.h * tl.w * osz;
 		if (pt->xf == DSCK_XF_QUANT) {
 			uint64_t sbase = tensor_base(e, it->f, (size_t)pt->out_scale);
-			uint64_t scols = cdiv(vc, p->block_cols);
-			uint64_t k0 = tl.c0 / p->block_cols, k1 = cdiv(tl.c1, p->block_cols);
-			for (uint64_t bi = tl.r0 / p->block_rows; bi < cdiv(tl.r1, p->block_rows); bi++)
+			uint64_t scols = dsck_div_up_u64(vc, p->block_cols);
+			uint64_t k0 = tl.c0 / p->block_cols, k1 = dsck_div_up_u64(tl.c1, p->block_cols);
+			for (uint64_t bi = tl.r0 / p->block_rows; bi < dsck_div_up_u64(tl.r1, p->block_rows); bi++)
 				seg_add(b->oseg, n, sbase + (bi * scols + k0) * 4, (k1 - k0) * 4);
-			ns += (cdiv(tl.r1, p->block_rows) - tl.r0 / p->block_rows) * (k1 - k0) * 4;
+			ns += (dsck_div_up_u64(tl.r1, p->block_rows) - tl.r0 / p->block_rows) * (k1 - k0) * 4;
 		}
 	}
 	*bytes = ns;
@@ -321,7 +300,7 @@ static enum dsck_err read_input(struct pe_engine *e, const struct pe_item *it,
 		seg_add(b->iseg, &n, tl->c0, tl->w);
 	} else {
 		uint64_t vr, vc, sr = 0, sc = 0;
-		view2d(st->ndim, st->shape, &vr, &vc);
+		dsck_shape_2d(st->ndim, st->shape, &vr, &vc);
 		if (pt->xf == DSCK_XF_COPY) {
 			const struct dsck_plan_piece *pc = &p->pieces[pt->piece0 + it->u];
 			sr = pc->src_row;
@@ -349,6 +328,23 @@ static enum dsck_err read_input(struct pe_engine *e, const struct pe_item *it,
 	return DSCK_OK;
 }
 
+/* PL-R3: scale element `at` of scale tensor cs is not a finite value > 0. */
+static enum dsck_err bad_scale(const struct pe_engine *e, const struct dsck_ckpt_tensor *cs,
+			       uint64_t at, float s, struct dsck_error *err)
+{
+	const struct dsck_st *shard = e->ck->shards[cs->shard];
+	uint64_t srows, scols;
+	dsck_shape_2d(cs->t->ndim, cs->t->shape, &srows, &scols);
+	dsck_error_file(err, shard->file.path);
+	dsck_error_tensor(err, cs->t->name);
+	dsck_error_offset(err, (int64_t)(shard->data_start + cs->t->begin + at * 4));
+	dsck_error_expect(err, "a finite scale > 0");
+	dsck_error_found(err, "%g at block [%llu, %llu]", (double)s,
+			 (unsigned long long)(at / scols), (unsigned long long)(at % scols));
+	return dsck_error_set(err, DSCK_E_BAD_VALUE,
+			      "cannot dequantize with this scale; the file is damaged (re-download it)");
+}
+
 /* PL-R3: read and check the scale blocks covering the tile into b->scl,
  * [block rows of the tile] x [block cols of the tile]. */
 static enum dsck_err read_scales(struct pe_engine *e, const struct tile *tl,
@@ -357,9 +353,8 @@ static enum dsck_err read_scales(struct pe_engine *e, const struct tile *tl,
 {
 	const struct dsck_plan *p = e->p;
 	const struct dsck_ckpt_tensor *cs = &e->ck->tensors[tl->pt->src_scale];
-	const struct dsck_st *shard = e->ck->shards[cs->shard];
 	uint64_t srows, scols;
-	view2d(cs->t->ndim, cs->t->shape, &srows, &scols);
+	dsck_shape_2d(cs->t->ndim, cs->t->shape, &srows, &scols);
 	uint64_t b0 = tl->r0 / p->block_rows, b1 = (tl->r1 - 1) / p->block_rows;
 	uint64_t k0 = tl->c0 / p->block_cols, k1 = (tl->c1 - 1) / p->block_cols;
 	uint64_t nk = k1 - k0 + 1;
@@ -373,19 +368,9 @@ static enum dsck_err read_scales(struct pe_engine *e, const struct tile *tl,
 		rc = dsck_ckpt_read(e->ck, cs, off, dst, (size_t)(nk * 4), err);
 		if (rc)
 			return rc;
-		for (uint64_t k = 0; k < nk; k++) {
-			float s = dst[k];
-			if (isfinite(s) && s > 0)
-				continue;
-			dsck_error_file(err, shard->file.path);
-			dsck_error_tensor(err, cs->t->name);
-			dsck_error_offset(err, (int64_t)(shard->data_start + cs->t->begin + off + k * 4));
-			dsck_error_expect(err, "a finite scale > 0");
-			dsck_error_found(err, "%g at block [%llu, %llu]", (double)s,
-					 (unsigned long long)bi, (unsigned long long)(k0 + k));
-			return dsck_error_set(err, DSCK_E_BAD_VALUE,
-					      "cannot dequantize with this scale; the file is damaged (re-download it)");
-		}
+		for (uint64_t k = 0; k < nk; k++)
+			if (!(isfinite(dst[k]) && dst[k] > 0))
+				return bad_scale(e, cs, bi * scols + k0 + k, dst[k], err);
 	}
 	*nk_out = nk;
 	*in_len += (b1 - b0 + 1) * nk * 4;
@@ -396,12 +381,9 @@ enum dsck_err pe_scale_check(const struct pe_engine *e, uint32_t scale,
 			     struct pe_buf *b, struct dsck_error *err)
 {
 	const struct dsck_ckpt_tensor *cs = &e->ck->tensors[scale];
-	const struct dsck_st *shard = e->ck->shards[cs->shard];
 	uint64_t n = (cs->t->end - cs->t->begin) / 4, chunk = 1u << 18;
-	uint64_t srows, scols;
 	enum dsck_err rc;
 
-	view2d(cs->t->ndim, cs->t->shape, &srows, &scols);
 	if (ensure(&b->scl, &b->scl_cap, chunk * sizeof(float)))
 		return dsck_error_set(err, DSCK_E_NOMEM, "scale buffer");
 	for (uint64_t i0 = 0; i0 < n; i0 += chunk) {
@@ -409,20 +391,9 @@ enum dsck_err pe_scale_check(const struct pe_engine *e, uint32_t scale,
 		rc = dsck_ckpt_read(e->ck, cs, i0 * 4, b->scl, (size_t)(k * 4), err);
 		if (rc)
 			return rc;
-		for (uint64_t i = 0; i < k; i++) {
-			float s = b->scl[i];
-			if (isfinite(s) && s > 0)
-				continue;
-			uint64_t at = i0 + i;
-			dsck_error_file(err, shard->file.path);
-			dsck_error_tensor(err, cs->t->name);
-			dsck_error_offset(err, (int64_t)(shard->data_start + cs->t->begin + at * 4));
-			dsck_error_expect(err, "a finite scale > 0");
-			dsck_error_found(err, "%g at block [%llu, %llu]", (double)s,
-					 (unsigned long long)(at / scols), (unsigned long long)(at % scols));
-			return dsck_error_set(err, DSCK_E_BAD_VALUE,
-					      "cannot dequantize with this scale; the file is damaged (re-download it)");
-		}
+		for (uint64_t i = 0; i < k; i++)
+			if (!(isfinite(b->scl[i]) && b->scl[i] > 0))
+				return bad_scale(e, cs, i0 + i, b->scl[i], err);
 	}
 	return DSCK_OK;
 }
@@ -490,8 +461,7 @@ static float quant_scale(float amax, int ue8m0)
 	return s;
 }
 
-static enum dsck_err quantize(struct pe_engine *e, const struct pe_item *it,
-			      const struct tile *tl, struct pe_buf *b,
+static enum dsck_err quantize(struct pe_engine *e, const struct tile *tl, struct pe_buf *b,
 			      struct dsck_error *err)
 {
 	const struct dsck_plan *p = e->p;
@@ -499,12 +469,12 @@ static enum dsck_err quantize(struct pe_engine *e, const struct pe_item *it,
 	uint64_t h = tl->h, w = tl->w;
 	uint8_t *q = b->out;
 	size_t si = 0;
-	uint64_t nscl = (cdiv(tl->r1, br) - tl->r0 / br) * (cdiv(tl->c1, bc) - tl->c0 / bc);
+	uint64_t nscl = (dsck_div_up_u64(tl->r1, br) - tl->r0 / br) * (dsck_div_up_u64(tl->c1, bc) - tl->c0 / bc);
 
 	if (ensure(&b->scl, &b->scl_cap, nscl * sizeof(float)))
 		return dsck_error_set(err, DSCK_E_NOMEM, "tile scale buffer");
 
-	for (uint64_t bi = tl->r0 / br; bi < cdiv(tl->r1, br); bi++) {
+	for (uint64_t bi = tl->r0 / br; bi < dsck_div_up_u64(tl->r1, br); bi++) {
 		uint64_t ra = max_u64(tl->r0, bi * br), rb = min_u64(tl->r1, (bi + 1) * br);
 		for (uint64_t ca = tl->c0; ca < tl->c1; ca = (ca / bc + 1) * bc) {
 			uint64_t cb = min_u64(tl->c1, (ca / bc + 1) * bc);
@@ -534,7 +504,6 @@ static enum dsck_err quantize(struct pe_engine *e, const struct pe_item *it,
 			}
 		}
 	}
-	(void)it;
 	/* the scale rows follow the FP8 bytes in the output buffer, as the
 	 * output segments do; h * w need not be a multiple of 4 */
 	memcpy(q + h * w, b->scl, si * sizeof(float));
@@ -594,7 +563,7 @@ enum dsck_err pe_item_run(struct pe_engine *e, const struct pe_item *it,
 			}
 		} else { /* QUANT */
 			to_f32(sd, b->in, n, b->f32);
-			rc = quantize(e, it, &tl, b, err);
+			rc = quantize(e, &tl, b, err);
 			if (rc)
 				return rc;
 		}

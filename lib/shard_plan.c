@@ -21,14 +21,11 @@
 #include "mp.h"
 #include "strmap.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define NAME_CAP 1024
-#define INDEX_NAME "model.safetensors.index.json"
 #define DEFAULT_SHARD_BYTES 5000000000ull /* transformers' max_shard_size "5GB" */
 
 static int is_scale(const struct dsck_ltensor *lt)
