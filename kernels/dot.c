@@ -1,5 +1,6 @@
 /* dot.c - float32 dot products (dot.h): a reference and AVX2+FMA. */
 #include "dot.h"
+#include "fp8.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -23,19 +24,10 @@ float dsck_k_dot_ref(const float *a, const float *b, size_t n)
 	return t;
 }
 
-/* e4m3fn code -> float, exactly (D-R1). */
-static float e4m3(uint8_t b)
-{
-	int e = (b >> 3) & 0xF, mnt = b & 7;
-	if ((b & 0x7F) == 0x7F)
-		return NAN;
-	float v = e ? ldexpf(1.0f + (float)mnt / 8.0f, e - 7) : ldexpf((float)mnt, -9);
-	return (b & 0x80) ? -v : v;
-}
-
 float dsck_k_row_e4m3_ref(const uint8_t *codes, const float *scales, const float *x,
 			  size_t n, size_t bc)
 {
+	const float *e4m3 = dsck_fp8_e4m3_table(); /* D-R1, the library's decoder */
 	float total = 0;
 	for (size_t c0 = 0, k = 0; c0 < n; c0 += bc, k++) {
 		size_t m = n - c0 < bc ? n - c0 : bc;
@@ -43,13 +35,13 @@ float dsck_k_row_e4m3_ref(const uint8_t *codes, const float *scales, const float
 		size_t j = 0;
 		for (; j + 16 <= m; j += 16)
 			for (int l = 0; l < 16; l++)
-				s[l] += e4m3(codes[c0 + j + l]) * x[c0 + j + l];
+				s[l] += e4m3[codes[c0 + j + l]] * x[c0 + j + l];
 		for (int w = 8; w >= 1; w /= 2)
 			for (int l = 0; l < w; l++)
 				s[l] += s[l + w];
 		float b = s[0];
 		for (; j < m; j++)
-			b += e4m3(codes[c0 + j]) * x[c0 + j];
+			b += e4m3[codes[c0 + j]] * x[c0 + j];
 		total += scales[k] * b;
 	}
 	return total;
@@ -60,22 +52,14 @@ float dsck_k_dot_bf16_ref(const uint16_t *w, const float *x, size_t n)
 	float s[LANES] = { 0 };
 	size_t i = 0;
 	for (; i + LANES <= n; i += LANES)
-		for (int k = 0; k < LANES; k++) {
-			uint32_t u = (uint32_t)w[i + k] << 16;
-			float f;
-			memcpy(&f, &u, 4);
-			s[k] += f * x[i + k];
-		}
+		for (int k = 0; k < LANES; k++)
+			s[k] += dsck_fp8_bf16_to_f32(w[i + k]) * x[i + k];
 	for (int v = LANES / 2; v >= 1; v /= 2)
 		for (int k = 0; k < v; k++)
 			s[k] += s[k + v];
 	float t = s[0];
-	for (; i < n; i++) {
-		uint32_t u = (uint32_t)w[i] << 16;
-		float f;
-		memcpy(&f, &u, 4);
-		t += f * x[i];
-	}
+	for (; i < n; i++)
+		t += dsck_fp8_bf16_to_f32(w[i]) * x[i];
 	return t;
 }
 
@@ -139,12 +123,8 @@ T512 float dsck_k_dot_bf16_avx512(const uint16_t *w, const float *x, size_t n)
 		s1 = _mm512_fmadd_ps(_mm512_castsi512_ps(b), _mm512_loadu_ps(x + i + 16), s1);
 	}
 	float t = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-	for (; i < n; i++) {
-		uint32_t u = (uint32_t)w[i] << 16;
-		float f;
-		memcpy(&f, &u, 4);
-		t += f * x[i];
-	}
+	for (; i < n; i++)
+		t += dsck_fp8_bf16_to_f32(w[i]) * x[i];
 	return t;
 }
 

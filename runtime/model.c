@@ -502,7 +502,6 @@ struct absorb_ctx {
 	const float *olat;             /* [S, H, kv_lora] */
 	float *qn;                     /* out: [S, H, kv_lora] */
 	float *ov;                     /* out: [S, H, v] */
-	int unused;
 };
 
 /* qn[s, h, :] = sum_d q_nope[s, h, d] * W[h*(nope+v) + d, :]: the head's
@@ -618,7 +617,7 @@ static enum dsck_err attention(const struct dsck_model *m, const struct dsck_lay
 			goto out;
 		}
 		/* one pool run over the heads: each thread takes whole heads */
-		struct absorb_ctx ac = { m, &L->wkv_b, S, q, NULL, qn, NULL, 0 };
+		struct absorb_ctx ac = { m, &L->wkv_b, S, q, NULL, qn, NULL };
 		dsck_pool_run(m->pool, H, 1, absorb_q, &ac);
 	}
 	struct attn_ctx c = { m, L, s, l, pos0, S, q, qn, o, scores, T };
@@ -627,7 +626,7 @@ static enum dsck_err attention(const struct dsck_model *m, const struct dsck_lay
 		memcpy(ov, o, S * H * m->vdim * sizeof *ov);
 	} else {
 		/* o[h] = o_lat[h] . W_kv_b[h, nope:]^T  [S, H, v] */
-		struct absorb_ctx ac = { m, &L->wkv_b, S, NULL, o, NULL, ov, 0 };
+		struct absorb_ctx ac = { m, &L->wkv_b, S, NULL, o, NULL, ov };
 		dsck_pool_run(m->pool, H, 1, absorb_o, &ac);
 	}
 	dsck_matmul(m->pool, &L->wo, ov, S, out);

@@ -290,17 +290,13 @@ struct mm_ctx {
 	const struct dsck_weight *w;
 	const float *x;
 	size_t S;
-	float *y;
-	uint64_t o0, n;          /* matmul_t: the band of rows */
+	float *y;                /* [S, w->rows] */
 };
 
 static void mm_rows(void *vctx, size_t b, size_t e)
 {
 	struct mm_ctx *c = vctx;
 	const struct dsck_weight *w = c->w;
-	float *row = malloc(w->cols * sizeof *row);
-	if (!row)
-		abort(); /* a few KiB per thread: out of memory here is fatal */
 	/* a weight of one full-width piece writes every column of its rows */
 	int whole = w->np == 1 && w->p[0].col0 == 0 && w->p[0].cols == w->cols;
 	if (c->S == 1 && whole && w->dtype == DSCK_F8_E4M3) {
@@ -309,22 +305,20 @@ static void mm_rows(void *vctx, size_t b, size_t e)
 		const struct dsck_wpiece *p = &w->p[0];
 		uint64_t grid = (p->pc + w->bc - 1) / w->bc;
 		for (size_t o = b; o < e; o++) {
-			uint64_t lr = c->o0 + o + p->sr0;
+			uint64_t lr = o + p->sr0;
 			c->y[o] = dsck_k_row_e4m3(p->data + lr * p->pc + p->sc0,
 						  p->scale + (lr / w->br) * grid + p->sc0 / w->bc,
 						  c->x, (size_t)p->cols, (size_t)w->bc);
 		}
-		free(row);
 		return;
 	}
 	if (c->S == 1 && whole && w->dtype == DSCK_BF16) {
 		const struct dsck_wpiece *p = &w->p[0];
 		for (size_t o = b; o < e; o++) {
-			uint64_t lr = c->o0 + o + p->sr0;
+			uint64_t lr = o + p->sr0;
 			c->y[o] = dsck_k_dot_bf16((const uint16_t *)(const void *)p->data +
 						  lr * p->pc + p->sc0, c->x, (size_t)p->cols);
 		}
-		free(row);
 		return;
 	}
 	if (c->S >= BLAS_MIN_TOKENS) {
@@ -339,22 +333,24 @@ static void mm_rows(void *vctx, size_t b, size_t e)
 			for (size_t r = 0; r < k; r++) {
 				if (!whole)
 					memset(tile + r * w->cols, 0, w->cols * sizeof *tile);
-				dsck_weight_row(w, c->o0 + o + r, tile + r * w->cols);
+				dsck_weight_row(w, o + r, tile + r * w->cols);
 			}
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->S, (int)k,
 				    (int)w->cols, 1.0f, c->x, (int)w->cols, tile, (int)w->cols, 0.0f,
-				    c->y + o, (int)c->n);
+				    c->y + o, (int)w->rows);
 		}
 		free(tile);
-		free(row);
 		return;
 	}
+	float *row = malloc(w->cols * sizeof *row);
+	if (!row)
+		abort(); /* a few KiB per thread: out of memory here is fatal */
 	for (size_t o = b; o < e; o++) {
 		if (!whole)
 			memset(row, 0, w->cols * sizeof *row);
-		dsck_weight_row(w, c->o0 + o, row);
+		dsck_weight_row(w, o, row);
 		for (size_t s = 0; s < c->S; s++)
-			c->y[s * c->n + o] = dsck_k_dot(c->x + s * w->cols, row, w->cols);
+			c->y[s * w->rows + o] = dsck_k_dot(c->x + s * w->cols, row, w->cols);
 	}
 	free(row);
 }
@@ -362,7 +358,7 @@ static void mm_rows(void *vctx, size_t b, size_t e)
 void dsck_matmul(struct dsck_pool *pool, const struct dsck_weight *w,
 		 const float *x, size_t S, float *y)
 {
-	struct mm_ctx c = { w, x, S, y, 0, w->rows };
+	struct mm_ctx c = { w, x, S, y };
 	dsck_pool_run(pool, w->rows, 16, mm_rows, &c);
 }
 
@@ -385,47 +381,6 @@ static void mm2_rows(void *vctx, size_t b, size_t e)
 void dsck_matmul2(struct dsck_pool *pool, const struct dsck_weight *wa,
 		  const struct dsck_weight *wb, const float *x, size_t S, float *ya, float *yb)
 {
-	struct mm2_ctx c = { { wa, x, S, ya, 0, wa->rows }, { wb, x, S, yb, 0, wb->rows } };
+	struct mm2_ctx c = { { wa, x, S, ya }, { wb, x, S, yb } };
 	dsck_pool_run(pool, wa->rows + wb->rows, 16, mm2_rows, &c);
-}
-
-void dsck_matmul_band(struct dsck_pool *pool, const struct dsck_weight *w,
-		      uint64_t o0, uint64_t n, const float *x, size_t S, float *y)
-{
-	struct mm_ctx c = { w, x, S, y, o0, n };
-	dsck_pool_run(pool, n, 16, mm_rows, &c);
-}
-
-/* Transposed product: threads split the output columns, each walks the
- * band of rows, so no two threads write the same y. */
-static void mmt_cols(void *vctx, size_t b, size_t e)
-{
-	struct mm_ctx *c = vctx;
-	const struct dsck_weight *w = c->w;
-	float *row = malloc(w->cols * sizeof *row);
-	if (!row)
-		abort();
-	for (size_t s = 0; s < c->S; s++)
-		for (size_t i = b; i < e; i++)
-			c->y[s * w->cols + i] = 0;
-	int whole = w->np == 1 && w->p[0].col0 == 0 && w->p[0].cols == w->cols;
-	for (uint64_t o = 0; o < c->n; o++) {
-		if (!whole)
-			memset(row, 0, w->cols * sizeof *row);
-		dsck_weight_row(w, c->o0 + o, row);
-		for (size_t s = 0; s < c->S; s++) {
-			float xv = c->x[s * c->n + o];
-			float *yr = c->y + s * w->cols;
-			for (size_t i = b; i < e; i++)
-				yr[i] += xv * row[i];
-		}
-	}
-	free(row);
-}
-
-void dsck_matmul_t(struct dsck_pool *pool, const struct dsck_weight *w,
-		   uint64_t o0, uint64_t n, const float *x, size_t S, float *y)
-{
-	struct mm_ctx c = { w, x, S, y, o0, n };
-	dsck_pool_run(pool, w->cols, 64, mmt_cols, &c);
 }

@@ -79,15 +79,6 @@ void dsck_matmul(struct dsck_pool *pool, const struct dsck_weight *w,
 void dsck_matmul2(struct dsck_pool *pool, const struct dsck_weight *wa,
 		  const struct dsck_weight *wb, const float *x, size_t S, float *ya, float *yb);
 
-/* The same over a band of rows [o0, o0+n): y [S, n]. */
-void dsck_matmul_band(struct dsck_pool *pool, const struct dsck_weight *w,
-		      uint64_t o0, uint64_t n, const float *x, size_t S, float *y);
-
-/* y[s, i] = sum_{o in [o0, o0+n)} x[s, o - o0] * W[o, i]: the transposed
- * product over a band of rows (absorbed attention: wkv_b^T); y [S, cols]. */
-void dsck_matmul_t(struct dsck_pool *pool, const struct dsck_weight *w,
-		   uint64_t o0, uint64_t n, const float *x, size_t S, float *y);
-
 /*
  * The rectangle rows [r0, r0+rows) x cols [c0, c0+cols) of the weight of
  * HF name `name` (a rank's slice, MP-R2), whatever the layout; the view
