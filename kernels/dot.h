@@ -25,13 +25,30 @@ float dsck_k_dot_avx2(const float *a, const float *b, size_t n);
  * taken before the scale, not over float32(code * scale) as a dequantized
  * copy would: the two differ by about an ulp of the row's sum of |terms|.
  * e4m3fn per D-R1 (0x7F/0xFF are NaN). The AVX-512 version needs bc a
- * multiple of 16 (DeepSeek's 128), else it runs the reference.
+ * multiple of 16 (DeepSeek's 128), the VBMI one a multiple of 64, else
+ * each runs the next one down; each runs the next one down on a CPU
+ * without its instructions, so tests may call any of them.
  */
 float dsck_k_row_e4m3(const uint8_t *codes, const float *scales, const float *x, size_t n,
 		      size_t bc);
 float dsck_k_row_e4m3_ref(const uint8_t *codes, const float *scales, const float *x,
 			  size_t n, size_t bc);
 float dsck_k_row_e4m3_avx512(const uint8_t *codes, const float *scales, const float *x,
+			     size_t n, size_t bc);
+float dsck_k_row_e4m3_avx512vbmi(const uint8_t *codes, const float *scales, const float *x,
+				 size_t n, size_t bc);
+
+/*
+ * y[j] += (a * scales[j / bc]) * e4m3(codes[j]) for j < n: one FP8 row
+ * added into y (a product x^T W taken row by row). The factor a * scale is
+ * rounded once per block; NaN codes give NaN. The AVX-512 version needs bc
+ * a multiple of 16, else it runs the reference.
+ */
+void dsck_k_axpy_e4m3(const uint8_t *codes, const float *scales, float a, float *y, size_t n,
+		      size_t bc);
+void dsck_k_axpy_e4m3_ref(const uint8_t *codes, const float *scales, float a, float *y,
+			  size_t n, size_t bc);
+void dsck_k_axpy_e4m3_avx512(const uint8_t *codes, const float *scales, float a, float *y,
 			     size_t n, size_t bc);
 
 /* sum_i bf16(w[i]) * x[i] (BF16 widened exactly, D-R3); the sum order of

@@ -71,34 +71,91 @@ int main(void)
 	}
 	for (size_t k = 0; k < 40; k++)
 		scales[k] = ldexpf(1.0f + (float)k / 40.0f, -(int)(k % 9));
-	const size_t rows[] = { 1, 16, 100, 128, 129, 300, 1000, 4096 };
-	for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
-		size_t n = rows[r];
-		float expect = dsck_k_row_e4m3_ref(codes, scales, a, n, 128);
-		float got = dsck_k_row_e4m3_avx512(codes, scales, a, n, 128);
-		double mag = 0;
-		for (size_t i = 0; i < n; i++) {
-			float wv = dsck_k_row_e4m3_ref(codes + i, scales + i / 128, a + i, 1, 128);
-			mag += fabs((double)wv);
+	/* both AVX-512 versions (each runs the next one down on a CPU
+	 * without its instructions) */
+	typedef float (*row_fn)(const uint8_t *, const float *, const float *, size_t, size_t);
+	const row_fn impl[] = { dsck_k_row_e4m3_avx512, dsck_k_row_e4m3_avx512vbmi };
+	const char *impl_name[] = { "avx512", "avx512vbmi" };
+	const size_t rows[] = { 1, 16, 64, 100, 128, 129, 192, 256, 300, 1000, 4096 };
+	for (int v = 0; v < 2; v++) {
+		bad8 = 0;
+		for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+			for (size_t bc = 64; bc <= 128; bc += 64) {
+				size_t n = rows[r];
+				float expect = dsck_k_row_e4m3_ref(codes, scales, a, n, bc);
+				float got = impl[v](codes, scales, a, n, bc);
+				double mag = 0;
+				for (size_t i = 0; i < n; i++) {
+					float wv = dsck_k_row_e4m3_ref(codes + i, scales + i / bc, a + i, 1, bc);
+					mag += fabs((double)wv);
+				}
+				if (fabs((double)expect - got) > 16 * 1.2e-7 * mag + 1e-30) {
+					bad8++;
+					printf("#   n %zu bc %zu: ref %.9g %s %.9g\n", n, bc, expect,
+					       impl_name[v], got);
+				}
+			}
+		CHECK(bad8 == 0, "FP8 row kernel %s within 16 ulps of sum |terms| of the reference",
+		      impl_name[v]);
+		for (size_t at = 5; at < 4096; at += 1000) { /* a NaN code anywhere */
+			uint8_t keep = codes[at];
+			int nan_ok = 1;
+			for (int c = 0x7F; c <= 0xFF; c += 0x80) {
+				codes[at] = (uint8_t)c;
+				nan_ok &= isnan(impl[v](codes, scales, a, 4096, 128)) &&
+					  isnan(dsck_k_row_e4m3_ref(codes, scales, a, 4096, 128));
+			}
+			codes[at] = keep;
+			CHECK(nan_ok, "%s: NaN codes 0x7F and 0xFF at column %zu give NaN", impl_name[v], at);
 		}
-		if (fabs((double)expect - got) > 16 * 1.2e-7 * mag + 1e-30) {
-			bad8++;
-			printf("#   n %zu: ref %.9g avx512 %.9g\n", n, expect, got);
-		}
+		uint8_t c5 = codes[5], c6 = codes[6], c7 = codes[7];
+		codes[5] = 0x08; /* the smallest normal, 2^-6 */
+		codes[6] = 0x01; /* the smallest subnormal, 2^-9 */
+		codes[7] = 0xFE; /* -448 */
+		float one[128] = { 0 };
+		one[5] = 1;
+		one[6] = 1;
+		one[7] = 0x1p-20f;
+		float sc1 = 1, want8 = 0.015625f + 0.001953125f - 448 * 0x1p-20f;
+		CHECK(impl[v](codes, &sc1, one, 128, 128) == want8 &&
+		      dsck_k_row_e4m3_ref(codes, &sc1, one, 128, 128) == want8,
+		      "%s: normal, subnormal and negative codes decode exactly", impl_name[v]);
+		codes[5] = c5;
+		codes[6] = c6;
+		codes[7] = c7;
 	}
-	CHECK(bad8 == 0, "FP8 row kernel within 16 ulps of sum |terms| of the reference");
-	codes[5] = 0x7F;
-	CHECK(isnan(dsck_k_row_e4m3_ref(codes, scales, a, 256, 128)) &&
-	      isnan(dsck_k_row_e4m3_avx512(codes, scales, a, 256, 128)), "a NaN code gives NaN");
-	codes[5] = 0x08; /* the smallest normal, 2^-6 */
-	codes[6] = 0x01; /* the smallest subnormal, 2^-9 */
-	float one[128] = { 0 };
-	one[5] = 1;
-	one[6] = 1;
-	float sc1 = 1;
-	CHECK(dsck_k_row_e4m3_avx512(codes, &sc1, one, 128, 128) == 0.015625f + 0.001953125f &&
-	      dsck_k_row_e4m3_ref(codes, &sc1, one, 128, 128) == 0.015625f + 0.001953125f,
-	      "normal and subnormal codes decode exactly");
+	/* the FP8 row axpy: y += a * scale * e4m3 per block, against the
+	 * reference within an ulp or two of each |term| + |y| */
+	{
+		static float ya[4200], yr[4200];
+		int bada = 0;
+		for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+			for (size_t bc = 64; bc <= 128; bc += 64) {
+				size_t n = rows[r];
+				for (size_t i = 0; i < n; i++)
+					ya[i] = yr[i] = b[i];
+				dsck_k_axpy_e4m3_ref(codes, scales, -0.75f, yr, n, bc);
+				dsck_k_axpy_e4m3_avx512(codes, scales, -0.75f, ya, n, bc);
+				dsck_k_axpy_e4m3(codes, scales, -0.75f, b + 2000, 0, bc); /* n 0: nothing */
+				for (size_t i = 0; i < n; i++) {
+					float t = dsck_k_row_e4m3_ref(codes + i, scales + i / bc, a, 1, bc);
+					double lim = 4 * 1.2e-7 * (fabs((double)b[i]) + 0.75 * fabs((double)t / a[0]));
+					if (!(fabs((double)ya[i] - yr[i]) <= lim + 1e-30)) {
+						bada++;
+						break;
+					}
+				}
+			}
+		CHECK(bada == 0, "FP8 row axpy avx512 within a few ulps of the reference");
+		float y1[128] = { 0 }, sc2 = 2;
+		uint8_t cz[128] = { 0 };
+		cz[3] = 0x01;  /* 2^-9 */
+		cz[4] = 0xFE;  /* -448 */
+		cz[5] = 0x7F;  /* NaN */
+		dsck_k_axpy_e4m3_avx512(cz, &sc2, 0.5f, y1, 128, 128);
+		CHECK(y1[3] == 0x1p-9f && y1[4] == -448.0f && isnan(y1[5]) && y1[6] == 0,
+		      "axpy decodes subnormal, negative and NaN codes");
+	}
 	static uint16_t wb[4200];
 	int badb = 0;
 	for (size_t i = 0; i < 4200; i++) {
