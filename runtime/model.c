@@ -450,45 +450,66 @@ static void softmax(float *p, uint64_t n)
 		p[i] /= sum;
 }
 
-/* One (token, head) of attention over the cache, causal (RT-R5). */
+/* One (token, head) of naive attention over the cache, causal (RT-R5). */
+static void attn_naive(const struct attn_ctx *c, size_t it)
+{
+	const struct dsck_model *m = c->m;
+	uint64_t H = m->heads, qk = m->nope + m->rope;
+	size_t si = it / H, h = it % H;
+	uint64_t T = c->pos0 + si + 1; /* causal: positions 0..pos0+si */
+	float *p = c->scores + it * c->T;
+	const float *q = c->q + (si * H + h) * qk;
+	const float *K = c->s->k[c->l], *V = c->s->v[c->l];
+	for (uint64_t t = 0; t < T; t++)
+		p[t] = dsck_k_dot(q, K + (t * H + h) * qk, qk) * m->softmax_scale;
+	softmax(p, T);
+	float *o = c->o + (si * H + h) * m->vdim;
+	memset(o, 0, m->vdim * sizeof *o);
+	for (uint64_t t = 0; t < T; t++) {
+		const float *v = V + (t * H + h) * m->vdim;
+		for (uint64_t i = 0; i < m->vdim; i++)
+			o[i] += p[t] * v[i];
+	}
+}
+
+/*
+ * Absorbed attention for heads [h0, h1) of token si: every head reads the
+ * same cache, so the scores and the output are two matrix products over
+ * the run of heads (sgemm, one thread): scores [nh, T] = (qn . KV^T +
+ * q_pe . PE^T) * softmax_scale, softmax by row, o_lat [nh, R] = P . KV.
+ */
+static void attn_absorb(const struct attn_ctx *c, size_t si, size_t h0, size_t h1)
+{
+	const struct dsck_model *m = c->m;
+	uint64_t H = m->heads, qk = m->nope + m->rope, R = m->kv_lora;
+	int T = (int)(c->pos0 + si + 1), nh = (int)(h1 - h0), ld = (int)c->T;
+	float *p = c->scores + (si * H + h0) * c->T;
+	const float *KV = c->s->kv[c->l], *PE = c->s->pe[c->l];
+	float sc = m->softmax_scale;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nh, T, (int)R, sc,
+		    c->qn + (si * H + h0) * R, (int)R, KV, (int)R, 0.0f, p, ld);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nh, T, (int)m->rope, sc,
+		    c->q + (si * H + h0) * qk + m->nope, (int)qk, PE, (int)m->rope, 1.0f, p, ld);
+	for (int h = 0; h < nh; h++)
+		softmax(p + (size_t)h * c->T, (uint64_t)T);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nh, (int)R, T, 1.0f, p, ld, KV,
+		    (int)R, 0.0f, c->o + (si * H + h0) * R, (int)R);
+}
+
+/* Items [b, e) of (token, head) pairs, token-major. */
 static void attn_items(void *vctx, size_t b, size_t e)
 {
 	struct attn_ctx *c = vctx;
-	const struct dsck_model *m = c->m;
-	uint64_t H = m->heads, qk = m->nope + m->rope;
-	for (size_t it = b; it < e; it++) {
-		size_t si = it / H, h = it % H;
-		uint64_t T = c->pos0 + si + 1; /* causal: positions 0..pos0+si */
-		float *p = c->scores + it * c->T;
-		const float *q = c->q + (si * H + h) * qk;
-		if (m->attn == DSCK_ATTN_NAIVE) {
-			const float *K = c->s->k[c->l], *V = c->s->v[c->l];
-			for (uint64_t t = 0; t < T; t++)
-				p[t] = dsck_k_dot(q, K + (t * H + h) * qk, qk) * m->softmax_scale;
-			softmax(p, T);
-			float *o = c->o + (si * H + h) * m->vdim;
-			memset(o, 0, m->vdim * sizeof *o);
-			for (uint64_t t = 0; t < T; t++) {
-				const float *v = V + (t * H + h) * m->vdim;
-				for (uint64_t i = 0; i < m->vdim; i++)
-					o[i] += p[t] * v[i];
-			}
-		} else {
-			const float *KV = c->s->kv[c->l], *PE = c->s->pe[c->l];
-			const float *qn = c->qn + (si * H + h) * m->kv_lora;
-			const float *qp = q + m->nope;
-			for (uint64_t t = 0; t < T; t++)
-				p[t] = (dsck_k_dot(qn, KV + t * m->kv_lora, m->kv_lora) +
-					dsck_k_dot(qp, PE + t * m->rope, m->rope)) * m->softmax_scale;
-			softmax(p, T);
-			float *o = c->o + (si * H + h) * m->kv_lora;
-			memset(o, 0, m->kv_lora * sizeof *o);
-			for (uint64_t t = 0; t < T; t++) {
-				const float *kv = KV + t * m->kv_lora;
-				for (uint64_t i = 0; i < m->kv_lora; i++)
-					o[i] += p[t] * kv[i];
-			}
-		}
+	uint64_t H = c->m->heads;
+	if (c->m->attn == DSCK_ATTN_NAIVE) {
+		for (size_t it = b; it < e; it++)
+			attn_naive(c, it);
+		return;
+	}
+	for (size_t it = b; it < e;) { /* runs of heads of one token */
+		size_t si = it / H, end = (si + 1) * H < e ? (si + 1) * H : e;
+		attn_absorb(c, si, it % H, it % H + (end - it));
+		it = end;
 	}
 }
 
@@ -511,6 +532,20 @@ static void absorb_q(void *vctx, size_t b, size_t e)
 	struct absorb_ctx *c = vctx;
 	const struct dsck_model *m = c->m;
 	uint64_t H = m->heads, qk = m->nope + m->rope, R = m->kv_lora;
+	if (c->S == 1) { /* one token: each row once, no tile */
+		float *row = malloc(R * sizeof *row);
+		if (!row)
+			abort(); /* a few KiB per thread */
+		for (size_t h = b; h < e; h++) {
+			float *y = c->qn + h * R;
+			memset(y, 0, R * sizeof *y);
+			for (uint64_t d = 0; d < m->nope; d++)
+				dsck_weight_axpy_row(c->w, h * (m->nope + m->vdim) + d, c->q[h * qk + d],
+						     y, row);
+		}
+		free(row);
+		return;
+	}
 	float *tile = malloc(m->nope * R * sizeof *tile);
 	if (!tile)
 		abort(); /* a few hundred KiB per thread */
@@ -530,6 +565,12 @@ static void absorb_o(void *vctx, size_t b, size_t e)
 	struct absorb_ctx *c = vctx;
 	const struct dsck_model *m = c->m;
 	uint64_t H = m->heads, R = m->kv_lora;
+	if (c->S == 1) { /* one token: a dot with each row, from its codes */
+		for (size_t h = b; h < e; h++)
+			dsck_weight_dot_rows(c->w, h * (m->nope + m->vdim) + m->nope, m->vdim,
+					     c->olat + h * R, c->ov + h * m->vdim);
+		return;
+	}
 	float *tile = malloc(m->vdim * R * sizeof *tile);
 	if (!tile)
 		abort();
@@ -689,103 +730,167 @@ static void topk(const float *v, size_t n, size_t k, uint32_t *idx)
 	}
 }
 
-/* DeepSeekMoE (RT-R7): x [S, dim] -> y [S, dim]. */
+/* RT-R7 routing of one token: sc [E] the gate's logits in, scores out;
+ * idx [K] the chosen experts, wts [K] their weights. sel [E], gs and gidx
+ * [n_group] are scratch. */
+static void route(const struct dsck_model *m, const struct dsck_layer *L, float *sc,
+		  const float *bias, float *sel, float *gs, uint32_t *gidx, uint32_t *idx,
+		  float *wts)
+{
+	const struct dsck_config *c = m->cfg;
+	uint64_t E = c->n_routed_experts, K = c->num_experts_per_tok;
+	uint64_t G = c->n_group > 0 ? c->n_group : 1, TG = c->topk_group;
+	if (c->scoring_func == DSCK_SCORE_SIGMOID)
+		for (uint64_t e = 0; e < E; e++)
+			sc[e] = 1.0f / (1.0f + expf(-sc[e]));
+	else
+		softmax(sc, E);
+	for (uint64_t e = 0; e < E; e++)
+		sel[e] = L->has_bias ? sc[e] + bias[e] : sc[e];
+	if (G > 1 && TG < G) {
+		uint64_t per = E / G;
+		for (uint64_t g = 0; g < G; g++) {
+			const float *v = sel + g * per;
+			if (L->has_bias) { /* sum of the top 2 of the group */
+				uint32_t t2[2];
+				topk(v, per, per >= 2 ? 2 : 1, t2);
+				gs[g] = v[t2[0]] + (per >= 2 ? v[t2[1]] : 0);
+			} else {
+				float mx = v[0];
+				for (uint64_t i = 1; i < per; i++)
+					mx = v[i] > mx ? v[i] : mx;
+				gs[g] = mx;
+			}
+		}
+		topk(gs, G, TG, gidx);
+		for (uint64_t g = 0; g < G; g++) {
+			int keep = 0;
+			for (uint64_t j = 0; j < TG; j++)
+				keep |= gidx[j] == g;
+			if (!keep) /* model.py masks losing groups with -inf */
+				for (uint64_t i = 0; i < per; i++)
+					sel[g * per + i] = -INFINITY;
+		}
+	}
+	topk(sel, E, K, idx);
+	float sum = 0;
+	for (uint64_t k = 0; k < K; k++) {
+		wts[k] = sc[idx[k]]; /* unbiased scores */
+		sum += wts[k];
+	}
+	for (uint64_t k = 0; k < K; k++) {
+		if (c->norm_topk_prob)
+			wts[k] /= sum;
+		wts[k] *= (float)c->routed_scaling_factor;
+	}
+}
+
+/* SwiGLU's middle: a = silu(a) * b over n values. */
+static void swiglu(float *a, const float *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		a[i] = silu(a[i]) * b[i];
+}
+
+/*
+ * DeepSeekMoE (RT-R7): x [S, dim] -> y [S, dim]. Pool runs, not one per
+ * expert: the gate with the shared expert's w1 and w3; then for each group
+ * of routed experts (at most max(S, 64) routed rows, so buffers stay
+ * O(S)), their w1 and w3 in one run and their w2 (with the shared w2 in
+ * the first) in another. Expert outputs are added in id order, as model.py
+ * adds them.
+ */
 static enum dsck_err moe(const struct dsck_model *m, const struct dsck_layer *L,
 			 const float *x, size_t S, float *y, struct dsck_error *err)
 {
 	const struct dsck_config *c = m->cfg;
 	uint64_t E = c->n_routed_experts, K = c->num_experts_per_tok, D = m->dim;
-	uint64_t G = c->n_group > 0 ? c->n_group : 1, TG = c->topk_group;
+	uint64_t I = c->moe_intermediate_size, SI = L->has_shared ? L->sw1.rows : 0;
+	uint64_t G = c->n_group > 0 ? c->n_group : 1;
+	size_t cap = S > 64 ? S : 64; /* routed rows per group; >= S: an expert fits */
+	uint64_t e_end = m->expert0 + m->expert_n;
 	float *scores = malloc(S * E * sizeof *scores), *sel = malloc(E * sizeof *sel);
 	float *bias = malloc(E * sizeof *bias), *gs = malloc(G * sizeof *gs);
 	uint32_t *idx = malloc(S * K * sizeof *idx), *gidx = malloc(G * sizeof *gidx);
 	float *wts = malloc(S * K * sizeof *wts);
-	float *xe = malloc(S * D * sizeof *xe), *ye = malloc(S * D * sizeof *ye);
-	uint32_t *rows = malloc(S * sizeof *rows), *slot = malloc(S * sizeof *slot);
+	float *xg = malloc(cap * D * sizeof *xg), *yg = malloc(cap * D * sizeof *yg);
+	float *ag = malloc(cap * I * sizeof *ag), *bg = malloc(cap * I * sizeof *bg);
+	float *sa = malloc((SI ? S * SI : 1) * sizeof *sa);
+	float *sb = malloc((SI ? S * SI : 1) * sizeof *sb);
+	float *ys = malloc(S * D * sizeof *ys);
+	uint32_t *rows = malloc(cap * sizeof *rows);
+	float *rw = malloc(cap * sizeof *rw);
+	size_t *n_of = calloc(E, sizeof *n_of);
+	struct dsck_mm *mm = malloc((2 * (E + 1) + 1) * sizeof *mm);
 	enum dsck_err rc = DSCK_OK;
 
-	if (!scores || !sel || !bias || !gs || !idx || !gidx || !wts || !xe || !ye || !rows || !slot) {
+	if (!scores || !sel || !bias || !gs || !idx || !gidx || !wts || !xg || !yg || !ag || !bg ||
+	    !sa || !sb || !ys || !rows || !rw || !n_of || !mm) {
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "MoE buffers");
 		goto out;
 	}
-	dsck_matmul(m->pool, &L->gate, x, S, scores);
+	size_t nm = 0;
+	mm[nm++] = (struct dsck_mm){ &L->gate, x, S, scores };
+	if (L->has_shared) {
+		mm[nm++] = (struct dsck_mm){ &L->sw1, x, S, sa };
+		mm[nm++] = (struct dsck_mm){ &L->sw3, x, S, sb };
+	}
+	dsck_matmul_n(m->pool, mm, nm);
 	if (L->has_bias)
 		dsck_weight_vec(&L->bias, bias);
-	for (size_t si = 0; si < S; si++) {
-		float *sc = scores + si * E;
-		if (c->scoring_func == DSCK_SCORE_SIGMOID)
-			for (uint64_t e = 0; e < E; e++)
-				sc[e] = 1.0f / (1.0f + expf(-sc[e]));
-		else
-			softmax(sc, E);
-		for (uint64_t e = 0; e < E; e++)
-			sel[e] = L->has_bias ? sc[e] + bias[e] : sc[e];
-		if (G > 1 && TG < G) {
-			uint64_t per = E / G;
-			for (uint64_t g = 0; g < G; g++) {
-				const float *v = sel + g * per;
-				if (L->has_bias) { /* sum of the top 2 of the group */
-					uint32_t t2[2];
-					topk(v, per, per >= 2 ? 2 : 1, t2);
-					gs[g] = v[t2[0]] + (per >= 2 ? v[t2[1]] : 0);
-				} else {
-					float mx = v[0];
-					for (uint64_t i = 1; i < per; i++)
-						mx = v[i] > mx ? v[i] : mx;
-					gs[g] = mx;
-				}
-			}
-			topk(gs, G, TG, gidx);
-			for (uint64_t g = 0; g < G; g++) {
-				int keep = 0;
-				for (uint64_t j = 0; j < TG; j++)
-					keep |= gidx[j] == g;
-				if (!keep) /* model.py masks losing groups with -inf */
-					for (uint64_t i = 0; i < per; i++)
-						sel[g * per + i] = -INFINITY;
-			}
-		}
-		topk(sel, E, K, idx + si * K);
-		float sum = 0;
-		for (uint64_t k = 0; k < K; k++) {
-			wts[si * K + k] = sc[idx[si * K + k]]; /* unbiased scores */
-			sum += wts[si * K + k];
-		}
-		for (uint64_t k = 0; k < K; k++) {
-			if (c->norm_topk_prob)
-				wts[si * K + k] /= sum;
-			wts[si * K + k] *= (float)c->routed_scaling_factor;
-		}
-	}
+	for (size_t si = 0; si < S; si++)
+		route(m, L, scores + si * E, bias, sel, gs, gidx, idx + si * K, wts + si * K);
+	for (size_t i = 0; i < S * K; i++)
+		n_of[idx[i]]++;
+	if (L->has_shared)
+		swiglu(sa, sb, S * SI);
 	memset(y, 0, S * D * sizeof *y);
-	for (uint64_t e = m->expert0; e < m->expert0 + m->expert_n && !rc; e++) {
-		/* this rank's experts in id order, as model.py adds them */
-		size_t n = 0;
-		for (size_t si = 0; si < S; si++)
-			for (uint64_t k = 0; k < K; k++)
-				if (idx[si * K + k] == e) {
-					rows[n] = (uint32_t)si;
-					slot[n] = (uint32_t)k;
-					memcpy(xe + n * D, x + si * D, D * sizeof *xe);
-					n++;
-				}
-		if (!n)
-			continue;
-		rc = mlp(m, &L->ew[3 * e], &L->ew[3 * e + 1], &L->ew[3 * e + 2], xe, n, ye, err);
-		for (size_t j = 0; j < n && !rc; j++) {
-			float w = wts[rows[j] * K + slot[j]];
-			for (uint64_t i = 0; i < D; i++)
-				y[rows[j] * D + i] += ye[j * D + i] * w;
+	int shared_done = !L->has_shared;
+	/* this rank's experts in id order, in groups of at most cap rows */
+	for (uint64_t e0 = m->expert0; e0 < e_end || !shared_done;) {
+		uint64_t e1 = e0;
+		size_t used = 0, nw = 0;
+		for (; e1 < e_end && used + n_of[e1] <= cap; e1++)
+			used += n_of[e1];
+		nm = 0;
+		for (uint64_t e = e0, off = 0; e < e1; off += n_of[e], e++) {
+			if (!n_of[e])
+				continue;
+			size_t n = 0;
+			for (size_t si = 0; si < S; si++)
+				for (uint64_t k = 0; k < K; k++)
+					if (idx[si * K + k] == e) {
+						rows[off + n] = (uint32_t)si;
+						rw[off + n] = wts[si * K + k];
+						memcpy(xg + (off + n) * D, x + si * D, D * sizeof *xg);
+						n++;
+					}
+			mm[nm++] = (struct dsck_mm){ &L->ew[3 * e], xg + off * D, n, ag + off * I };
+			mm[nm++] = (struct dsck_mm){ &L->ew[3 * e + 2], xg + off * D, n, bg + off * I };
 		}
+		dsck_matmul_n(m->pool, mm, nm);
+		swiglu(ag, bg, used * I);
+		for (uint64_t e = e0, off = 0; e < e1; off += n_of[e], e++)
+			if (n_of[e])
+				mm[nw++] = (struct dsck_mm){ &L->ew[3 * e + 1], ag + off * I, n_of[e],
+							     yg + off * D };
+		if (!shared_done) {
+			mm[nw++] = (struct dsck_mm){ &L->sw2, sa, S, ys };
+			shared_done = 1;
+		}
+		dsck_matmul_n(m->pool, mm, nw);
+		for (size_t j = 0; j < used; j++)
+			for (uint64_t i = 0; i < D; i++)
+				y[rows[j] * D + i] += yg[j * D + i] * rw[j];
+		e0 = e1;
 	}
-	if (!rc && m->comm)
+	if (m->comm)
 		m->comm->allreduce_sum(m->comm, y, S * D);
-	if (!rc && L->has_shared) {
-		rc = mlp(m, &L->sw1, &L->sw2, &L->sw3, x, S, ye, err);
-		if (!rc && m->comm)
-			m->comm->allreduce_sum(m->comm, ye, S * D);
-		for (size_t i = 0; i < S * D && !rc; i++)
-			y[i] += ye[i];
+	if (L->has_shared) {
+		if (m->comm)
+			m->comm->allreduce_sum(m->comm, ys, S * D);
+		for (size_t i = 0; i < S * D; i++)
+			y[i] += ys[i];
 	}
 out:
 	free(scores);
@@ -795,10 +900,17 @@ out:
 	free(idx);
 	free(gidx);
 	free(wts);
-	free(xe);
-	free(ye);
+	free(xg);
+	free(yg);
+	free(ag);
+	free(bg);
+	free(sa);
+	free(sb);
+	free(ys);
 	free(rows);
-	free(slot);
+	free(rw);
+	free(n_of);
+	free(mm);
 	return rc;
 }
 

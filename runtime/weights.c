@@ -290,7 +290,8 @@ struct mm_ctx {
 	const struct dsck_weight *w;
 	const float *x;
 	size_t S;
-	float *y;                /* [S, w->rows] */
+	float *y;                /* [S, w->rows], less its first y0 rows */
+	uint64_t y0;
 };
 
 static void mm_rows(void *vctx, size_t b, size_t e)
@@ -306,7 +307,7 @@ static void mm_rows(void *vctx, size_t b, size_t e)
 		uint64_t grid = (p->pc + w->bc - 1) / w->bc;
 		for (size_t o = b; o < e; o++) {
 			uint64_t lr = o + p->sr0;
-			c->y[o] = dsck_k_row_e4m3(p->data + lr * p->pc + p->sc0,
+			c->y[o - c->y0] = dsck_k_row_e4m3(p->data + lr * p->pc + p->sc0,
 						  p->scale + (lr / w->br) * grid + p->sc0 / w->bc,
 						  c->x, (size_t)p->cols, (size_t)w->bc);
 		}
@@ -316,7 +317,7 @@ static void mm_rows(void *vctx, size_t b, size_t e)
 		const struct dsck_wpiece *p = &w->p[0];
 		for (size_t o = b; o < e; o++) {
 			uint64_t lr = o + p->sr0;
-			c->y[o] = dsck_k_dot_bf16((const uint16_t *)(const void *)p->data +
+			c->y[o - c->y0] = dsck_k_dot_bf16((const uint16_t *)(const void *)p->data +
 						  lr * p->pc + p->sc0, c->x, (size_t)p->cols);
 		}
 		return;
@@ -337,7 +338,7 @@ static void mm_rows(void *vctx, size_t b, size_t e)
 			}
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->S, (int)k,
 				    (int)w->cols, 1.0f, c->x, (int)w->cols, tile, (int)w->cols, 0.0f,
-				    c->y + o, (int)w->rows);
+				    c->y + o - c->y0, (int)w->rows);
 		}
 		free(tile);
 		return;
@@ -350,37 +351,92 @@ static void mm_rows(void *vctx, size_t b, size_t e)
 			memset(row, 0, w->cols * sizeof *row);
 		dsck_weight_row(w, o, row);
 		for (size_t s = 0; s < c->S; s++)
-			c->y[s * w->rows + o] = dsck_k_dot(c->x + s * w->cols, row, w->cols);
+			c->y[s * w->rows + o - c->y0] = dsck_k_dot(c->x + s * w->cols, row, w->cols);
 	}
 	free(row);
+}
+
+void dsck_weight_dot_rows(const struct dsck_weight *w, uint64_t r0, uint64_t n, const float *x,
+			  float *y)
+{
+	struct mm_ctx c = { w, x, 1, y, r0 };
+	mm_rows(&c, r0, r0 + n);
+}
+
+void dsck_weight_axpy_row(const struct dsck_weight *w, uint64_t r, float a, float *y,
+			  float *scratch)
+{
+	if (w->dtype == DSCK_F8_E4M3)
+		for (uint32_t i = 0; i < w->np; i++) {
+			const struct dsck_wpiece *p = &w->p[i];
+			if (r < p->row0 || r >= p->row0 + p->rows || p->col0 || p->cols != w->cols)
+				continue;
+			/* the row is whole in this piece: straight from its codes */
+			uint64_t lr = r - p->row0 + p->sr0, grid = (p->pc + w->bc - 1) / w->bc;
+			dsck_k_axpy_e4m3(p->data + lr * p->pc + p->sc0,
+					 p->scale + (lr / w->br) * grid + p->sc0 / w->bc, a, y,
+					 (size_t)p->cols, (size_t)w->bc);
+			return;
+		}
+	memset(scratch, 0, w->cols * sizeof *scratch);
+	dsck_weight_row(w, r, scratch);
+	for (uint64_t j = 0; j < w->cols; j++)
+		y[j] += a * scratch[j];
 }
 
 void dsck_matmul(struct dsck_pool *pool, const struct dsck_weight *w,
 		 const float *x, size_t S, float *y)
 {
-	struct mm_ctx c = { w, x, S, y };
+	struct mm_ctx c = { w, x, S, y, 0 };
 	dsck_pool_run(pool, w->rows, 16, mm_rows, &c);
 }
 
-/* Two weights on the same input in one pool run: rows [0, ra) are a's,
- * the rest b's (one wait instead of two). */
-struct mm2_ctx {
-	struct mm_ctx a, b;
+/* Several products in one pool run: their rows side by side, job k's
+ * rows at [first[k], first[k+1]) (one wait instead of n). */
+struct mmn_ctx {
+	struct mm_ctx *job;
+	const uint64_t *first;  /* n + 1 */
+	size_t n;
 };
 
-static void mm2_rows(void *vctx, size_t b, size_t e)
+static void mmn_rows(void *vctx, size_t b, size_t e)
 {
-	struct mm2_ctx *c = vctx;
-	size_t ra = c->a.w->rows;
-	if (b < ra)
-		mm_rows(&c->a, b, e < ra ? e : ra);
-	if (e > ra)
-		mm_rows(&c->b, (b > ra ? b : ra) - ra, e - ra);
+	struct mmn_ctx *c = vctx;
+	size_t k = 0;
+	while (c->first[k + 1] <= b) /* the job holding row b */
+		k++;
+	for (; k < c->n && c->first[k] < e; k++) {
+		uint64_t lo = b > c->first[k] ? b : c->first[k];
+		uint64_t hi = e < c->first[k + 1] ? e : c->first[k + 1];
+		if (lo < hi)
+			mm_rows(&c->job[k], lo - c->first[k], hi - c->first[k]);
+	}
+}
+
+void dsck_matmul_n(struct dsck_pool *pool, const struct dsck_mm *mm, size_t n)
+{
+	struct mm_ctx small[8];
+	uint64_t small_first[9];
+	struct mm_ctx *job = n <= 8 ? small : malloc(n * sizeof *job);
+	uint64_t *first = n <= 8 ? small_first : malloc((n + 1) * sizeof *first);
+	if (!job || !first)
+		abort(); /* a few words per product */
+	first[0] = 0;
+	for (size_t k = 0; k < n; k++) {
+		job[k] = (struct mm_ctx){ mm[k].w, mm[k].x, mm[k].S, mm[k].y, 0 };
+		first[k + 1] = first[k] + mm[k].w->rows;
+	}
+	struct mmn_ctx c = { job, first, n };
+	dsck_pool_run(pool, first[n], 16, mmn_rows, &c);
+	if (job != small) {
+		free(job);
+		free(first);
+	}
 }
 
 void dsck_matmul2(struct dsck_pool *pool, const struct dsck_weight *wa,
 		  const struct dsck_weight *wb, const float *x, size_t S, float *ya, float *yb)
 {
-	struct mm2_ctx c = { { wa, x, S, ya }, { wb, x, S, yb } };
-	dsck_pool_run(pool, wa->rows + wb->rows, 16, mm2_rows, &c);
+	struct dsck_mm mm[2] = { { wa, x, S, ya }, { wb, x, S, yb } };
+	dsck_matmul_n(pool, mm, 2);
 }

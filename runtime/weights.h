@@ -75,6 +75,27 @@ enum dsck_err dsck_weight_get(const struct dsck_wmap *m, const char *name,
 void dsck_matmul(struct dsck_pool *pool, const struct dsck_weight *w,
 		 const float *x, size_t S, float *y);
 
+/* y[i] = W[r0 + i, :] . x for i < n, on the calling thread: x [cols]. */
+void dsck_weight_dot_rows(const struct dsck_weight *w, uint64_t r0, uint64_t n, const float *x,
+			  float *y);
+
+/* One product y = x . w^T of dsck_matmul. */
+struct dsck_mm {
+	const struct dsck_weight *w;
+	const float *x;            /* [S, w->cols] */
+	size_t S;
+	float *y;                  /* [S, w->rows] */
+};
+
+/* The n products of mm in one pool run (their rows share the threads, one
+ * wait for all); each is the same arithmetic as dsck_matmul. */
+void dsck_matmul_n(struct dsck_pool *pool, const struct dsck_mm *mm, size_t n);
+
+/* y[:] += a * W[r, :] (y [cols]), on the calling thread; scratch [cols]
+ * is used when the row must be widened first. */
+void dsck_weight_axpy_row(const struct dsck_weight *w, uint64_t r, float a, float *y,
+			  float *scratch);
+
 /* ya = x . wa^T and yb = x . wb^T (both [S, cols] inputs) in one pool run. */
 void dsck_matmul2(struct dsck_pool *pool, const struct dsck_weight *wa,
 		  const struct dsck_weight *wb, const float *x, size_t S, float *ya, float *yb);
