@@ -3,6 +3,7 @@
  *
  *   dsck-run generate -m DIR (-p TEXT | -f FILE | --tokens LIST) [-n N]
  *                     [--temperature T] [--top-p P] [--seed S] [--chat]
+ *   dsck-run generate -m DIR --prompts FILE [--parallel N] [-n N] ...
  *   dsck-run logits -m DIR (--tokens LIST | -p TEXT) -o OUT.npy
  *                   [--all-positions] [--dump-layers DIR]
  *   dsck-run ppl -m DIR -f TEXT
@@ -14,10 +15,12 @@
 #include "model.h"
 #include "npy.h"
 #include "progress.h"
+#include "batch.h"
 #include "chat.h"
 #include "comm_mpi.h"
 #include "sample.h"
 #include "tokenizer.h"
+#include "jsonw.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -42,6 +45,10 @@ static const char usage_text[] =
 	"  -f, --file FILE        prompt or text from FILE (- for standard input)\n"
 	"      --tokens LIST      prompt as token ids: 0,15,7 (no tokenizer needed)\n"
 	"      --chat             wrap the prompt in the DeepSeek chat format\n"
+	"      --prompts FILE     generate: each non-empty line of FILE (- for standard\n"
+	"                         input) is a prompt; they run together, and each\n"
+	"                         result is one JSON line, in order\n"
+	"      --parallel N       --prompts: sequences per forward call (default 8)\n"
 	"  -n, --n-predict N      tokens to generate (default 64)\n"
 	"  -T, --temperature T    sampling temperature (default 0: greedy)\n"
 	"      --top-p P          nucleus sampling mass (default 1)\n"
@@ -62,13 +69,14 @@ static const char usage_text[] =
 	"\n"
 	"Examples:\n"
 	"  dsck-run generate -m ./tiny -p 'Hello' -n 16\n"
+	"  dsck-run generate -m ./tiny --prompts prompts.txt -n 32 > out.jsonl\n"
 	"  dsck-run logits -m ./tiny --tokens 1,5,9 --all-positions -o logits.npy\n"
 	"  dsck-run ppl -m ./tiny -f wiki.txt\n";
 
 struct opts {
-	const char *cmd, *model, *tokens, *output, *dump, *prompt, *file, *mtp;
+	const char *cmd, *model, *tokens, *output, *dump, *prompt, *file, *mtp, *prompts;
 	int all, quiet, chat;
-	unsigned threads;
+	unsigned threads, parallel;
 	uint64_t n_predict, ctx, seed;
 	float temperature, top_p;
 	enum dsck_attn attn;
@@ -101,12 +109,14 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_TOKENS = 256, OPT_ALL, OPT_DUMP, OPT_ATTN, OPT_CTX, OPT_VERSION, OPT_CHAT,
-	       OPT_TOPP, OPT_MTP };
+	       OPT_TOPP, OPT_MTP, OPT_PROMPTS, OPT_PARALLEL };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "prompt", required_argument, NULL, 'p' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "chat", no_argument, NULL, OPT_CHAT },
+		{ "prompts", required_argument, NULL, OPT_PROMPTS },
+		{ "parallel", required_argument, NULL, OPT_PARALLEL },
 		{ "temperature", required_argument, NULL, 'T' },
 		{ "top-p", required_argument, NULL, OPT_TOPP },
 		{ "seed", required_argument, NULL, 's' },
@@ -131,6 +141,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->n_predict = 64;
 	o->top_p = 1;
 	o->seed = 1;
+	o->parallel = 8;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":m:p:f:T:s:o:n:t:qh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -138,6 +149,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'p': o->prompt = optarg; break;
 		case 'f': o->file = optarg; break;
 		case OPT_CHAT: o->chat = 1; break;
+		case OPT_PROMPTS: o->prompts = optarg; break;
+		case OPT_PARALLEL:
+			if (parse_u64(optarg, 256, &v) || v == 0)
+				return usage_error("--parallel needs a sequence count from 1 to 256");
+			o->parallel = (unsigned)v;
+			break;
 		case 'T':
 			o->temperature = strtof(optarg, &end);
 			if (*end || !(o->temperature >= 0 && o->temperature <= 100))
@@ -201,8 +218,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return usage_error("COMMAND is generate, logits or ppl");
 	if (!o->model)
 		return usage_error("-m DIR is required");
-	if (!!o->tokens + !!o->prompt + !!o->file != 1)
-		return usage_error("give the input with one of -p TEXT, -f FILE and --tokens LIST");
+	if (o->prompts && strcmp(o->cmd, "generate") != 0)
+		return usage_error("--prompts is for generate");
+	if (!!o->tokens + !!o->prompt + !!o->file + !!o->prompts != 1)
+		return usage_error("give the input with one of -p TEXT, -f FILE, --tokens LIST "
+				   "and --prompts FILE");
 	if (strcmp(o->cmd, "ppl") == 0 && o->prompt == NULL && o->file == NULL)
 		return usage_error("ppl reads text: -f FILE or -p TEXT");
 	if (o->chat && o->tokens)
@@ -323,6 +343,116 @@ static size_t utf8_complete(const char *s, size_t n)
 	return back + 1 >= need ? n : i - 1;
 }
 
+/* One JSON line per prompt, in order (RT-R14). */
+struct prompts_out {
+	const struct dsck_tok *tok;
+	struct dsck_error err;
+	int failed;
+};
+
+static int on_prompt_done(void *user, size_t index, const uint32_t *ids, size_t n, int eos)
+{
+	struct prompts_out *po = user;
+	struct dsck_jsonw w = DSCK_JSONW_INIT;
+	char *text = NULL;
+	size_t len = 0;
+	if (dsck_tok_decode(po->tok, ids, n, 1, &text, &len, &po->err)) {
+		po->failed = 1;
+		return 1;
+	}
+	dsck_jsonw_printf(&w, "{\"index\": %zu, \"text\": ", index);
+	dsck_jsonw_str(&w, text, DSCK_JSONW_UTF8); /* decode gives valid UTF-8 */
+	dsck_jsonw_printf(&w, ", \"tokens\": %zu, \"stop\": \"%s\"}\n", n, eos ? "eos" : "length");
+	free(text);
+	if (dsck_jsonw_check(&w, "result line", &po->err)) {
+		free(w.p);
+		po->failed = 1;
+		return 1;
+	}
+	fputs(w.p, stdout);
+	fflush(stdout);
+	free(w.p);
+	return 0;
+}
+
+/* generate --prompts: every non-empty line of the file a prompt, run in
+ * shared forward calls (batch.h); the model is open, tok loaded. */
+static enum dsck_err run_prompts(const struct opts *o, const struct dsck_model *m,
+				 const struct dsck_tok *tok, struct dsck_error *err)
+{
+	char *text = NULL;
+	size_t len = 0, count = 0, cap = 0;
+	uint32_t **ids = NULL;
+	size_t *n = NULL;
+	enum dsck_err rc;
+	rc = strcmp(o->prompts, "-") == 0 ? dsck_fd_read_all(0, "standard input", 1ull << 30, &text, &len, err)
+					  : dsck_file_read_all(o->prompts, 1ull << 30, &text, &len, err);
+	for (char *line = text, *nl; !rc && line && line < text + len; line = nl ? nl + 1 : NULL) {
+		nl = memchr(line, '\n', (size_t)(text + len - line));
+		size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+		if (ll && line[ll - 1] == '\r')
+			ll--;
+		if (ll == 0)
+			continue;
+		if (count == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			uint32_t **ni = realloc(ids, nc * sizeof *ni);
+			if (ni)
+				ids = ni;
+			size_t *nn = realloc(n, nc * sizeof *nn);
+			if (nn)
+				n = nn;
+			if (!ni || !nn) {
+				rc = dsck_error_set(err, DSCK_E_NOMEM, "prompts");
+				break;
+			}
+			cap = nc;
+		}
+		line[ll] = '\0';
+		char *chat = NULL;
+		if (o->chat && !(rc = dsck_chat_format(tok, line, &chat, err)))
+			rc = dsck_tok_encode(tok, chat, strlen(chat), 0, &ids[count], &n[count], err);
+		else if (!o->chat)
+			rc = dsck_tok_encode(tok, line, ll, DSCK_TOK_BOS_DEFAULT, &ids[count], &n[count], err);
+		free(chat);
+		if (rc)
+			break;
+		count++;
+		if (n[count - 1] == 0) {
+			rc = dsck_error_set(err, DSCK_E_USAGE, "prompt %zu has no tokens", count - 1);
+			break;
+		}
+	}
+	if (!rc && count == 0)
+		rc = dsck_error_set(err, DSCK_E_USAGE, "%s has no prompt lines", o->prompts);
+	if (!rc) {
+		struct dsck_gen_opts go = { o->n_predict, o->parallel, o->temperature, o->top_p,
+					    o->seed, dsck_tok_eos(tok) };
+		struct prompts_out po = { tok, { 0 }, 0 };
+		struct dsck_gen_stats st;
+		double t0 = dsck_now();
+		rc = dsck_generate_many(m, (const uint32_t *const *)ids, n, count, &go, on_prompt_done,
+					&po, &st, err);
+		double dt = dsck_now() - t0;
+		if (!rc && po.failed) {
+			*err = po.err;
+			rc = err->code;
+		}
+		if (!rc && !o->quiet)
+			fprintf(stderr, "dsck-run: %zu prompts (%llu tokens) and %llu generated tokens in %llu "
+				"forward calls, %.2f s: %.2f generated tokens/s, peak RSS %.0f MiB\n",
+				count, (unsigned long long)st.prompt_tokens,
+				(unsigned long long)st.generated_tokens, (unsigned long long)st.calls, dt,
+				(double)st.generated_tokens / dt, peak_rss_mib());
+	}
+	for (size_t i = 0; i < count; i++)
+		free(ids[i]);
+	free(ids);
+	free(n);
+	free(text);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -363,6 +493,17 @@ int main(int argc, char **argv)
 		if (rc && !(o.tokens && rc == DSCK_E_NOT_FOUND))
 			goto fail;
 		dsck_error_clear(&err);
+	}
+	if (o.prompts) {
+		struct dsck_model_opts pmo = { o.threads, o.attn, o.ctx, ranks > 0 ? &comm : NULL };
+		if (!tok) {
+			rc = dsck_error_set(&err, DSCK_E_NOT_FOUND, "--prompts needs the model's tokenizer.json");
+			goto fail;
+		}
+		if ((rc = dsck_ckpt_open(o.model, &ck, &err)) ||
+		    (rc = dsck_model_open(ck, &pmo, &m, &err)) || (rc = run_prompts(&o, m, tok, &err)))
+			goto fail;
+		goto done;
 	}
 	if ((rc = prompt_ids(&o, tok, &ids, &n, &err)))
 		goto fail;

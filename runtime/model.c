@@ -424,11 +424,18 @@ static void rope_apply(const struct dsck_model *m, float *x, uint64_t pos)
 	}
 }
 
+/* Where each row of a forward call sits: its sequence and position
+ * (rows of one sequence are consecutive, in position order). */
+struct rowmap {
+	struct dsck_seq **seq;     /* [rows] */
+	const uint64_t *pos;       /* [rows] */
+};
+
 struct attn_ctx {
 	const struct dsck_model *m;
 	const struct dsck_layer *L;
-	struct dsck_seq *s;
-	uint64_t l, pos0;
+	const struct rowmap *rm;
+	uint64_t l;
 	size_t S;
 	const float *q;        /* [S, H, nope+rope], q_pe roped */
 	const float *qn;       /* absorb: [S, H, kv_lora] */
@@ -456,10 +463,10 @@ static void attn_naive(const struct attn_ctx *c, size_t it)
 	const struct dsck_model *m = c->m;
 	uint64_t H = m->heads, qk = m->nope + m->rope;
 	size_t si = it / H, h = it % H;
-	uint64_t T = c->pos0 + si + 1; /* causal: positions 0..pos0+si */
+	uint64_t T = c->rm->pos[si] + 1; /* causal: positions 0..pos */
 	float *p = c->scores + it * c->T;
 	const float *q = c->q + (si * H + h) * qk;
-	const float *K = c->s->k[c->l], *V = c->s->v[c->l];
+	const float *K = c->rm->seq[si]->k[c->l], *V = c->rm->seq[si]->v[c->l];
 	for (uint64_t t = 0; t < T; t++)
 		p[t] = dsck_k_dot(q, K + (t * H + h) * qk, qk) * m->softmax_scale;
 	softmax(p, T);
@@ -482,9 +489,9 @@ static void attn_absorb(const struct attn_ctx *c, size_t si, size_t h0, size_t h
 {
 	const struct dsck_model *m = c->m;
 	uint64_t H = m->heads, qk = m->nope + m->rope, R = m->kv_lora;
-	int T = (int)(c->pos0 + si + 1), nh = (int)(h1 - h0), ld = (int)c->T;
+	int T = (int)(c->rm->pos[si] + 1), nh = (int)(h1 - h0), ld = (int)c->T;
 	float *p = c->scores + (si * H + h0) * c->T;
-	const float *KV = c->s->kv[c->l], *PE = c->s->pe[c->l];
+	const float *KV = c->rm->seq[si]->kv[c->l], *PE = c->rm->seq[si]->pe[c->l];
 	float sc = m->softmax_scale;
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nh, T, (int)R, sc,
 		    c->qn + (si * H + h0) * R, (int)R, KV, (int)R, 0.0f, p, ld);
@@ -584,10 +591,11 @@ static void absorb_o(void *vctx, size_t b, size_t e)
 	free(tile);
 }
 
-/* MLA (RT-R3): out [S, dim] from h [S, dim] at positions pos0.. */
+/* MLA (RT-R3): out [S, dim] from h [S, dim], row r at rm's sequence and
+ * position; each row's latent goes into its sequence's cache first. */
 static enum dsck_err attention(const struct dsck_model *m, const struct dsck_layer *L,
-			       struct dsck_seq *s, uint64_t l, const float *h, size_t S,
-			       uint64_t pos0, float *out, struct dsck_error *err)
+			       const struct rowmap *rm, uint64_t l, const float *h, size_t S,
+			       float *out, struct dsck_error *err)
 {
 	uint64_t H = m->heads, qk = m->nope + m->rope, kvd = m->kv_lora + m->rope;
 	float eps = (float)m->cfg->rms_norm_eps;
@@ -595,7 +603,9 @@ static enum dsck_err attention(const struct dsck_model *m, const struct dsck_lay
 	float *kv = malloc(S * kvd * sizeof *kv);
 	float *qa = m->q_lora ? malloc(S * m->q_lora * sizeof *qa) : NULL;
 	float *wvec = malloc((m->q_lora > m->kv_lora ? m->q_lora : m->kv_lora) * sizeof *wvec);
-	uint64_t T = pos0 + S;
+	uint64_t T = 0; /* the longest row's positions */
+	for (size_t si = 0; si < S; si++)
+		T = rm->pos[si] + 1 > T ? rm->pos[si] + 1 : T;
 	float *scores = malloc(S * H * T * sizeof *scores);
 	uint64_t olen = m->attn == DSCK_ATTN_NAIVE ? m->vdim : m->kv_lora;
 	float *o = malloc(S * H * olen * sizeof *o);
@@ -619,9 +629,9 @@ static enum dsck_err attention(const struct dsck_model *m, const struct dsck_lay
 	for (size_t si = 0; si < S; si++) {
 		float *row = kv + si * kvd;
 		rmsnorm(row, row, wvec, 1, m->kv_lora, eps);  /* kv_norm on the latent only */
-		rope_apply(m, row + m->kv_lora, pos0 + si);    /* k_pe: one shared head */
+		rope_apply(m, row + m->kv_lora, rm->pos[si]);  /* k_pe: one shared head */
 		for (uint64_t hh = 0; hh < H; hh++)
-			rope_apply(m, q + (si * H + hh) * qk + m->nope, pos0 + si);
+			rope_apply(m, q + (si * H + hh) * qk + m->nope, rm->pos[si]);
 	}
 	if (m->attn == DSCK_ATTN_NAIVE) {
 		uint64_t kvbd = H * (m->nope + m->vdim);
@@ -638,17 +648,18 @@ static enum dsck_err attention(const struct dsck_model *m, const struct dsck_lay
 		free(lat);
 		for (size_t si = 0; si < S; si++)
 			for (uint64_t hh = 0; hh < H; hh++) {
-				float *k = s->k[l] + ((pos0 + si) * H + hh) * qk;
+				float *k = rm->seq[si]->k[l] + (rm->pos[si] * H + hh) * qk;
 				const float *src = kvb + si * kvbd + hh * (m->nope + m->vdim);
 				memcpy(k, src, m->nope * sizeof *k);
 				memcpy(k + m->nope, kv + si * kvd + m->kv_lora, m->rope * sizeof *k);
-				memcpy(s->v[l] + ((pos0 + si) * H + hh) * m->vdim, src + m->nope,
+				memcpy(rm->seq[si]->v[l] + (rm->pos[si] * H + hh) * m->vdim, src + m->nope,
 				       m->vdim * sizeof(float));
 			}
 	} else {
 		for (size_t si = 0; si < S; si++) {
-			memcpy(s->kv[l] + (pos0 + si) * m->kv_lora, kv + si * kvd, m->kv_lora * sizeof(float));
-			memcpy(s->pe[l] + (pos0 + si) * m->rope, kv + si * kvd + m->kv_lora,
+			memcpy(rm->seq[si]->kv[l] + rm->pos[si] * m->kv_lora, kv + si * kvd,
+			       m->kv_lora * sizeof(float));
+			memcpy(rm->seq[si]->pe[l] + rm->pos[si] * m->rope, kv + si * kvd + m->kv_lora,
 			       m->rope * sizeof(float));
 		}
 		/* absorb: q_nope' = q_nope . W_kv_b[h, :nope]  [S, H, kv_lora] */
@@ -661,7 +672,7 @@ static enum dsck_err attention(const struct dsck_model *m, const struct dsck_lay
 		struct absorb_ctx ac = { m, &L->wkv_b, S, q, NULL, qn, NULL };
 		dsck_pool_run(m->pool, H, 1, absorb_q, &ac);
 	}
-	struct attn_ctx c = { m, L, s, l, pos0, S, q, qn, o, scores, T };
+	struct attn_ctx c = { m, L, rm, l, S, q, qn, o, scores, T };
 	dsck_pool_run(m->pool, S * H, 1, attn_items, &c);
 	if (m->attn == DSCK_ATTN_NAIVE) {
 		memcpy(ov, o, S * H * m->vdim * sizeof *ov);
@@ -914,9 +925,9 @@ out:
 	return rc;
 }
 
-/* One block (RT-R3) on x [n, D] in place at positions pos0.. */
-static enum dsck_err block(const struct dsck_model *m, struct dsck_seq *s, uint64_t l,
-			   float *x, size_t n, uint64_t pos0, float *h, float *a, float *w,
+/* One block (RT-R3) on x [n, D] in place, rows placed by rm. */
+static enum dsck_err block(const struct dsck_model *m, const struct rowmap *rm, uint64_t l,
+			   float *x, size_t n, float *h, float *a, float *w,
 			   struct dsck_error *err)
 {
 	const struct dsck_layer *L = &m->layers[l];
@@ -924,7 +935,7 @@ static enum dsck_err block(const struct dsck_model *m, struct dsck_seq *s, uint6
 	float eps = (float)m->cfg->rms_norm_eps;
 	dsck_weight_vec(&L->attn_norm, w);
 	rmsnorm(h, x, w, n, D, eps);
-	enum dsck_err rc = attention(m, L, s, l, h, n, pos0, a, err);
+	enum dsck_err rc = attention(m, L, rm, l, h, n, a, err);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n * D; i++)
@@ -984,73 +995,142 @@ static enum dsck_err head_logits(const struct dsck_model *m, const struct dsck_w
 	return DSCK_OK;
 }
 
-enum dsck_err dsck_model_forward(const struct dsck_model *m, struct dsck_seq *s,
-				 const uint32_t *tokens, size_t n, int all,
-				 float *logits, dsck_layer_hook hook, void *hook_user,
-				 struct dsck_error *err)
+/* The checks of a batch before anything is fed: token ids, room in each
+ * sequence, no sequence twice. */
+static enum dsck_err batch_check(const struct dsck_model *m, const struct dsck_batch *b,
+				 size_t nb, struct dsck_error *err)
 {
-	uint64_t D = m->dim, pos0 = s->len;
-	float eps = (float)m->cfg->rms_norm_eps;
-	enum dsck_err rc = DSCK_OK;
-	float *x = NULL, *h = NULL, *a = NULL, *w = NULL;
+	for (size_t k = 0; k < nb; k++) {
+		for (size_t i = 0; i < b[k].n; i++)
+			if (b[k].tokens[i] >= m->vocab) {
+				dsck_error_expect(err, "token ids below %llu", (unsigned long long)m->vocab);
+				dsck_error_found(err, "%u at position %zu of sequence %zu", b[k].tokens[i],
+						 i, k);
+				return dsck_error_set(err, DSCK_E_USAGE, "token id out of range");
+			}
+		if (b[k].seq->len + b[k].n > m->max_seq) {
+			dsck_error_expect(err, "at most %llu positions", (unsigned long long)m->max_seq);
+			dsck_error_found(err, "%llu in sequence %zu",
+					 (unsigned long long)(b[k].seq->len + b[k].n), k);
+			return dsck_error_set(err, DSCK_E_LIMIT, "sequence longer than the context");
+		}
+		for (size_t j = 0; j < k; j++)
+			if (b[j].seq == b[k].seq)
+				return dsck_error_set(err, DSCK_E_USAGE,
+						      "a sequence appears twice in one batch");
+	}
+	return DSCK_OK;
+}
 
+enum dsck_err dsck_model_forward_batch(const struct dsck_model *m, struct dsck_batch *b,
+				       size_t nb, dsck_layer_hook hook, void *hook_user,
+				       struct dsck_error *err)
+{
+	uint64_t D = m->dim;
+	float eps = (float)m->cfg->rms_norm_eps;
+	enum dsck_err rc;
+	size_t n = 0, hr = 0;
+	float *x = NULL, *h = NULL, *a = NULL, *w = NULL, *lg = NULL;
+	uint32_t *tok = NULL;
+	uint64_t *pos = NULL;
+	struct dsck_seq **seq = NULL;
+
+	rc = batch_check(m, b, nb, err);
+	if (rc)
+		return rc;
+	for (size_t k = 0; k < nb; k++) {
+		n += b[k].n;
+		hr += b[k].logits && b[k].n ? (b[k].all ? b[k].n : 1) : 0;
+	}
 	if (n == 0)
 		return DSCK_OK;
-	for (size_t i = 0; i < n; i++)
-		if (tokens[i] >= m->vocab) {
-			dsck_error_expect(err, "token ids below %llu", (unsigned long long)m->vocab);
-			dsck_error_found(err, "%u at position %zu", tokens[i], i);
-			return dsck_error_set(err, DSCK_E_USAGE, "token id out of range");
-		}
-	if (pos0 + n > m->max_seq) {
-		dsck_error_expect(err, "at most %llu positions", (unsigned long long)m->max_seq);
-		dsck_error_found(err, "%llu", (unsigned long long)(pos0 + n));
-		return dsck_error_set(err, DSCK_E_LIMIT, "sequence longer than the context");
-	}
-	if (seq_reserve(m, s, pos0 + n))
-		return dsck_error_set(err, DSCK_E_NOMEM, "KV cache");
+	for (size_t k = 0; k < nb; k++)
+		if (seq_reserve(m, b[k].seq, b[k].seq->len + b[k].n))
+			return dsck_error_set(err, DSCK_E_NOMEM, "KV cache");
 	x = malloc(n * D * sizeof *x);
 	h = malloc(n * D * sizeof *h);
 	a = malloc(n * D * sizeof *a);
 	w = malloc(D * sizeof *w);
-	if (!x || !h || !a || !w) {
+	tok = malloc(n * sizeof *tok);
+	pos = malloc(n * sizeof *pos);
+	seq = malloc(n * sizeof *seq);
+	lg = hr ? malloc(hr * m->vocab * sizeof *lg) : NULL;
+	if (!x || !h || !a || !w || !tok || !pos || !seq || (hr && !lg)) {
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "activations");
 		goto out;
 	}
-	embed(m, &m->embed, tokens, n, x);
+	/* the batch's rows side by side, each sequence's in position order */
+	for (size_t k = 0, r = 0; k < nb; k++)
+		for (size_t i = 0; i < b[k].n; i++, r++) {
+			tok[r] = b[k].tokens[i];
+			pos[r] = b[k].seq->len + i;
+			seq[r] = b[k].seq;
+		}
+	struct rowmap rm = { seq, pos };
+	embed(m, &m->embed, tok, n, x);
 	for (uint64_t l = 0; l < m->n_layers && !rc; l++) {
-		rc = block(m, s, l, x, n, pos0, h, a, w, err);
+		rc = block(m, &rm, l, x, n, h, a, w, err);
 		if (!rc && hook)
 			hook(hook_user, l, x, n, D);
 	}
 	if (rc)
 		goto out;
-	if (m->n_mtp) { /* RT-R11: the MTP block reads these residuals */
-		float *keep = realloc(s->hid, n * D * sizeof *keep);
+	for (size_t k = 0, r = 0; k < nb && m->n_mtp; r += b[k].n, k++) {
+		/* RT-R11: the MTP block reads these residuals */
+		struct dsck_seq *s = b[k].seq;
+		if (!b[k].n)
+			continue;
+		float *keep = realloc(s->hid, b[k].n * D * sizeof *keep);
 		if (!keep) {
 			rc = dsck_error_set(err, DSCK_E_NOMEM, "MTP hidden states");
 			goto out;
 		}
-		memcpy(keep, x, n * D * sizeof *keep);
+		memcpy(keep, x + r * D, b[k].n * D * sizeof *keep);
 		s->hid = keep;
-		s->hid_n = n;
-		s->hid_pos0 = pos0;
+		s->hid_n = b[k].n;
+		s->hid_pos0 = s->len;
 	}
-	if (logits) {
-		size_t first = all ? 0 : n - 1, rows = all ? n : 1;
+	if (hr) { /* the rows asked for, through the final norm and the head */
 		dsck_weight_vec(&m->norm, w);
-		rmsnorm(h, x + first * D, w, rows, D, eps);
-		rc = head_logits(m, &m->head, h, rows, logits, err);
+		for (size_t k = 0, r = 0, o = 0; k < nb; r += b[k].n, k++) {
+			size_t rows = b[k].all ? b[k].n : 1, first = r + b[k].n - rows;
+			if (!b[k].logits || !b[k].n)
+				continue;
+			rmsnorm(h + o * D, x + first * D, w, rows, D, eps);
+			o += rows;
+		}
+		rc = head_logits(m, &m->head, h, hr, lg, err);
 		if (rc)
 			goto out;
+		for (size_t k = 0, o = 0; k < nb; k++) {
+			size_t rows = b[k].all ? b[k].n : 1;
+			if (!b[k].logits || !b[k].n)
+				continue;
+			memcpy(b[k].logits, lg + o * m->vocab, rows * m->vocab * sizeof *lg);
+			o += rows;
+		}
 	}
-	s->len = pos0 + n;
+	for (size_t k = 0; k < nb; k++)
+		b[k].seq->len += b[k].n;
 out:
 	free(x);
 	free(h);
 	free(a);
 	free(w);
+	free(tok);
+	free(pos);
+	free(seq);
+	free(lg);
 	return rc;
+}
+
+enum dsck_err dsck_model_forward(const struct dsck_model *m, struct dsck_seq *s,
+				 const uint32_t *tokens, size_t n, int all,
+				 float *logits, dsck_layer_hook hook, void *hook_user,
+				 struct dsck_error *err)
+{
+	struct dsck_batch one = { s, tokens, n, all, logits };
+	return dsck_model_forward_batch(m, &one, 1, hook, hook_user, err);
 }
 
 enum dsck_err dsck_model_forward_mtp(const struct dsck_model *m, struct dsck_seq *s,
@@ -1060,6 +1140,9 @@ enum dsck_err dsck_model_forward_mtp(const struct dsck_model *m, struct dsck_seq
 	uint64_t D = m->dim, p = s->mtp_len, L = m->n_layers;
 	float eps = (float)m->cfg->rms_norm_eps;
 	float *e = NULL, *cat = NULL, *x = NULL, *h = NULL, *a = NULL, *w = NULL;
+	struct dsck_seq **rseq = NULL;
+	uint64_t *rpos = NULL;
+	struct rowmap rm;
 	enum dsck_err rc = DSCK_OK;
 
 	if (!m->n_mtp)
@@ -1078,7 +1161,9 @@ enum dsck_err dsck_model_forward_mtp(const struct dsck_model *m, struct dsck_seq
 	h = malloc(k * D * sizeof *h);
 	a = malloc(k * D * sizeof *a);
 	w = malloc(D * sizeof *w);
-	if (!e || !cat || !x || !h || !a || !w) {
+	rseq = malloc(k * sizeof *rseq);
+	rpos = malloc(k * sizeof *rpos);
+	if (!e || !cat || !x || !h || !a || !w || !rseq || !rpos) {
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "MTP activations");
 		goto out;
 	}
@@ -1095,7 +1180,13 @@ enum dsck_err dsck_model_forward_mtp(const struct dsck_model *m, struct dsck_seq
 		memcpy(cat + i * 2 * D + D, h + i * D, D * sizeof *cat);
 	}
 	dsck_matmul(m->pool, &m->mtp_eh, cat, k, x);
-	rc = block(m, s, L, x, k, p, h, a, w, err);
+	rm.seq = rseq;
+	rm.pos = rpos;
+	for (size_t i = 0; i < k; i++) {
+		rseq[i] = s;
+		rpos[i] = p + i;
+	}
+	rc = block(m, &rm, L, x, k, h, a, w, err);
 	if (rc)
 		goto out;
 	dsck_weight_vec(&m->mtp_norm, w);
@@ -1110,5 +1201,7 @@ out:
 	free(h);
 	free(a);
 	free(w);
+	free(rseq);
+	free(rpos);
 	return rc;
 }

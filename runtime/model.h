@@ -9,7 +9,7 @@
  *
  * One sequence per dsck_seq; the caller feeds tokens in order (prefill
  * many at once, then one at a time) and gets logits for every position
- * fed or the last one.
+ * fed or the last one. Several sequences may be fed in one call.
  */
 #ifndef DSCK_MODEL_H
 #define DSCK_MODEL_H
@@ -85,6 +85,28 @@ enum dsck_err dsck_model_forward(const struct dsck_model *m, struct dsck_seq *s,
 				 const uint32_t *tokens, size_t n, int all,
 				 float *logits, dsck_layer_hook hook, void *hook_user,
 				 struct dsck_error *err);
+
+/* One sequence's part of a batched forward call. */
+struct dsck_batch {
+	struct dsck_seq *seq;
+	const uint32_t *tokens;        /* n tokens at the sequence's next positions */
+	size_t n;
+	int all;                       /* logits [n, vocab], else [vocab] of the last */
+	float *logits;                 /* NULL: none */
+};
+
+/*
+ * RT-R14: feed several sequences in one call. Their rows go through every
+ * weight product together (each weight read once per call, not once per
+ * sequence); attention reads each row's own sequence. The same logits as
+ * one dsck_model_forward per sequence, to float32 rounding (products over
+ * more rows take other kernels). Checks as dsck_model_forward, and a
+ * sequence may appear once; on an error nothing is fed. The hook sees the
+ * batch's rows, sequence after sequence.
+ */
+enum dsck_err dsck_model_forward_batch(const struct dsck_model *m, struct dsck_batch *b,
+				       size_t nb, dsck_layer_hook hook, void *hook_user,
+				       struct dsck_error *err);
 
 /*
  * RT-R11: next-next-token logits from the MTP block, right after a

@@ -2,7 +2,8 @@
 # run.sh - dsck-run on the tiny synthetic model: usage errors, naive and
 # absorb attention agree, the MP(N) layouts give the HF logits bit for bit
 # (RT-R2), mpirun ranks within 1e-6 of one process (RT-R10; skipped
-# without mpirun), seeded sampling reproduces, ppl, bad input.
+# without mpirun), seeded sampling reproduces, ppl, bad input, and
+# generate --prompts (RT-R14) against one run per prompt.
 #   $1: directory of the tools (build/bin); $2: scratch dir (default: mktemp)
 set -u
 bin=${1:?usage: run.sh BIN [SCRATCH]}
@@ -106,4 +107,48 @@ ok $? "generate from token ids"
 printf 'the quick brown fox jumps over the lazy dog\n' | "$run" ppl -q -m "$tmp/tiny" -f - >"$tmp/ppl"
 [ $? -eq 0 ] && grep -Eq '^ppl [0-9.]+  mean_nll [0-9.]+  tokens [0-9]+$' "$tmp/ppl"
 ok $? "ppl from standard input: one result line"
+
+# RT-R14: --prompts runs every line in shared forward calls; each result
+# is one JSON line, in prompt order, the text a single run gives
+"$bin/dsck-synth" --preset tiny --planted -q -o "$tmp/planted" >/dev/null
+printf 'hello\nabc\n\nxyz\r\nk\n' >"$tmp/prompts"
+for par in 8 2 1; do
+	"$run" generate -q -m "$tmp/planted" --prompts "$tmp/prompts" --parallel $par -n 10 >"$tmp/pj$par"
+	ok $? "generate --prompts --parallel $par"
+done
+python3 - "$tmp/pj8" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["index"] for r in rows] == [0, 1, 2, 3], rows
+assert all(r["tokens"] == 10 and r["stop"] == "length" for r in rows), rows
+PY
+ok $? "--prompts: 4 JSON lines (empty line skipped, CRLF trimmed), indexes in order"
+cmp -s "$tmp/pj8" "$tmp/pj2" && cmp -s "$tmp/pj8" "$tmp/pj1"
+ok $? "--prompts: the same results 8, 2 and 1 at a time (prompts join as others end)"
+: >"$tmp/single"
+for pr in hello abc xyz k; do
+	"$run" generate -q -m "$tmp/planted" -p "$pr" -n 10 >>"$tmp/single"
+done
+python3 -c "import json,sys; print('\n'.join(json.loads(l)['text'] for l in open(sys.argv[1])))" "$tmp/pj8" |
+	cmp -s - "$tmp/single"
+ok $? "--prompts texts = one generate per prompt (planted model)"
+if command -v mpirun >/dev/null 2>&1; then
+	ASAN_OPTIONS=detect_leaks=0 timeout 300 mpirun -np 2 "$run" generate -q -m "$tmp/planted" \
+		--prompts "$tmp/prompts" --parallel 3 -n 10 2>/dev/null | cmp -s - "$tmp/pj8"
+	ok $? "mpirun -np 2 generate --prompts: the same results"
+fi
+printf 'hello\nhello\n' | "$run" generate -q -m "$tmp/tiny" --prompts - -n 8 -T 1 --seed 5 >"$tmp/ps" &&
+	"$run" generate -q -m "$tmp/tiny" -p hello -n 8 -T 1 --seed 6 >"$tmp/ps6" &&
+	python3 -c "import json,sys; r=[json.loads(l)['text'] for l in open(sys.argv[1])]; t=open(sys.argv[2],'rb').read().decode('utf-8','replace'); sys.exit(0 if r[1]+'\n'==t and r[0]!=r[1] else 1)" "$tmp/ps" "$tmp/ps6"
+ok $? "--prompts samples prompt i with seed + i (stdin input; generate streams raw bytes, --prompts repairs UTF-8)"
+"$run" generate -q -m "$tmp/tiny" --prompts "$tmp/prompts" -p x >/dev/null 2>&1
+[ $? -eq 2 ]
+ok $? "--prompts with -p: exit 2"
+"$run" logits -q -m "$tmp/tiny" --prompts "$tmp/prompts" -o "$tmp/x.npy" >/dev/null 2>&1
+[ $? -eq 2 ]
+ok $? "--prompts with logits: exit 2"
+printf '\n\n' >"$tmp/noprompts"
+"$run" generate -q -m "$tmp/tiny" --prompts "$tmp/noprompts" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ]
+ok $? "--prompts without a prompt line: exit 2, one line"
 tap_end
