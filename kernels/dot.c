@@ -47,6 +47,13 @@ float dsck_k_row_e4m3_ref(const uint8_t *codes, const float *scales, const float
 	return total;
 }
 
+void dsck_k_rows_e4m3_ref(const uint8_t *codes, const float *scales, const float *x,
+			  size_t ldx, size_t S, size_t n, size_t bc, float *y, size_t ldy)
+{
+	for (size_t t = 0; t < S; t++)
+		y[t * ldy] = dsck_k_row_e4m3_ref(codes, scales, x + t * ldx, n, bc);
+}
+
 void dsck_k_axpy_e4m3_ref(const uint8_t *codes, const float *scales, float a, float *y,
 			  size_t n, size_t bc)
 {
@@ -185,6 +192,79 @@ TVBMI static float row_e4m3_vbmi(const uint8_t *codes, const float *scales, cons
 	return _mm512_reduce_add_ps(total) + tail;
 }
 
+/*
+ * The VBMI row kernel for up to 4 tokens at once: each 64 codes are decoded
+ * once and multiplied into every token's two chains, in the order
+ * row_e4m3_vbmi uses for one, so each result equals its one-token result
+ * bit for bit. NaN codes give NaN for every token.
+ */
+TVBMI static void rows4_e4m3_vbmi(const uint8_t *codes, const float *scales, const float *x,
+				  size_t ldx, size_t S, size_t n, size_t bc, float *y, size_t ldy)
+{
+	static const uint8_t order[2][64] = {
+#define W(i) 0, (i)
+#define W8(i) W(i), W(i + 1), W(i + 2), W(i + 3), W(i + 4), W(i + 5), W(i + 6), W(i + 7)
+		{ W8(0), W8(8), W8(16), W8(24) },
+		{ W8(32), W8(40), W8(48), W8(56) },
+#undef W8
+#undef W
+	};
+	const __m512i ilo = _mm512_loadu_si512(order[0]), ihi = _mm512_loadu_si512(order[1]);
+	const __m512i sign = _mm512_set1_epi8((char)0x80), all = _mm512_set1_epi8(-1);
+	const __m512i keep = _mm512_set1_epi16((short)0xBFFF);
+	const __mmask64 high = 0xAAAAAAAAAAAAAAAAull;
+	__m512 total[4];
+	__mmask64 nan = 0;
+	size_t c0 = 0, k = 0;
+	for (size_t t = 0; t < 4; t++)
+		total[t] = _mm512_setzero_ps();
+	for (; c0 + bc <= n; c0 += bc, k++) {
+		__m512 s0[4], s1[4];
+		for (size_t t = 0; t < 4; t++)
+			s0[t] = s1[t] = _mm512_setzero_ps();
+		for (size_t j = 0; j < bc; j += 64) {
+			__m512i b = _mm512_loadu_si512(codes + c0 + j);
+			nan |= _mm512_cmpeq_epi8_mask(_mm512_or_si512(b, sign), all);
+			__m512i lo = _mm512_and_si512(
+				_mm512_srai_epi16(_mm512_maskz_permutexvar_epi8(high, ilo, b), 1), keep);
+			__m512i hi = _mm512_and_si512(
+				_mm512_srai_epi16(_mm512_maskz_permutexvar_epi8(high, ihi, b), 1), keep);
+			__m512 w0 = _mm512_cvtph_ps(_mm512_castsi512_si256(lo));
+			__m512 w1 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(lo, 1));
+			__m512 w2 = _mm512_cvtph_ps(_mm512_castsi512_si256(hi));
+			__m512 w3 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(hi, 1));
+			for (size_t t = 0; t < S; t++) {
+				const float *xp = x + t * ldx + c0 + j;
+				s0[t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xp), s0[t]);
+				s1[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xp + 16), s1[t]);
+				s0[t] = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xp + 32), s0[t]);
+				s1[t] = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xp + 48), s1[t]);
+			}
+		}
+		__m512 f = _mm512_set1_ps(scales[k] * 256.0f);
+		for (size_t t = 0; t < S; t++)
+			total[t] = _mm512_fmadd_ps(f, _mm512_add_ps(s0[t], s1[t]), total[t]);
+	}
+	for (size_t t = 0; t < S; t++) {
+		float tail = c0 < n ? dsck_k_row_e4m3_ref(codes + c0, scales + k, x + t * ldx + c0,
+							   n - c0, bc) : 0;
+		y[t * ldy] = nan ? NAN : _mm512_reduce_add_ps(total[t]) + tail;
+	}
+}
+
+TVBMI static void rows_e4m3_vbmi(const uint8_t *codes, const float *scales, const float *x,
+				 size_t ldx, size_t S, size_t n, size_t bc, float *y, size_t ldy)
+{
+	if (bc % 64) {
+		for (size_t t = 0; t < S; t++)
+			y[t * ldy] = row_e4m3_avx512(codes, scales, x + t * ldx, n, bc);
+		return;
+	}
+	for (size_t t = 0; t < S; t += 4)
+		rows4_e4m3_vbmi(codes, scales, x + t * ldx, ldx, S - t < 4 ? S - t : 4, n, bc,
+				y + t * ldy, ldy);
+}
+
 T512 static void axpy_e4m3_avx512(const uint8_t *codes, const float *scales, float a,
 				  float *y, size_t n, size_t bc)
 {
@@ -275,6 +355,15 @@ float dsck_k_row_e4m3_avx512vbmi(const uint8_t *codes, const float *scales, cons
 			 : dsck_k_row_e4m3_avx512(codes, scales, x, n, bc);
 }
 
+void dsck_k_rows_e4m3_avx512vbmi(const uint8_t *codes, const float *scales, const float *x,
+				  size_t ldx, size_t S, size_t n, size_t bc, float *y, size_t ldy)
+{
+	if (vbmi_ok())
+		rows_e4m3_vbmi(codes, scales, x, ldx, S, n, bc, y, ldy);
+	else
+		dsck_k_rows_e4m3_ref(codes, scales, x, ldx, S, n, bc, y, ldy);
+}
+
 void dsck_k_axpy_e4m3_avx512(const uint8_t *codes, const float *scales, float a, float *y,
 			     size_t n, size_t bc)
 {
@@ -323,6 +412,18 @@ static void axpy_e4m3_avx512(const uint8_t *codes, const float *scales, float a,
 			     size_t n, size_t bc)
 {
 	dsck_k_axpy_e4m3_ref(codes, scales, a, y, n, bc);
+}
+
+void dsck_k_rows_e4m3_avx512vbmi(const uint8_t *codes, const float *scales, const float *x,
+				  size_t ldx, size_t S, size_t n, size_t bc, float *y, size_t ldy)
+{
+	dsck_k_rows_e4m3_ref(codes, scales, x, ldx, S, n, bc, y, ldy);
+}
+
+static void rows_e4m3_vbmi(const uint8_t *codes, const float *scales, const float *x,
+			   size_t ldx, size_t S, size_t n, size_t bc, float *y, size_t ldy)
+{
+	dsck_k_rows_e4m3_ref(codes, scales, x, ldx, S, n, bc, y, ldy);
 }
 
 static float row_e4m3_vbmi(const uint8_t *codes, const float *scales, const float *x,
@@ -400,6 +501,22 @@ float dsck_k_row_e4m3(const uint8_t *codes, const float *scales, const float *x,
 		return row_e4m3_avx512(codes, scales, x, n, bc);
 	default:
 		return dsck_k_row_e4m3_ref(codes, scales, x, n, bc);
+	}
+}
+
+void dsck_k_rows_e4m3(const uint8_t *codes, const float *scales, const float *x, size_t ldx,
+		      size_t S, size_t n, size_t bc, float *y, size_t ldy)
+{
+	switch (pick512()) {
+	case 2:
+		rows_e4m3_vbmi(codes, scales, x, ldx, S, n, bc, y, ldy);
+		return;
+	case 1:
+		for (size_t t = 0; t < S; t++)
+			y[t * ldy] = row_e4m3_avx512(codes, scales, x + t * ldx, n, bc);
+		return;
+	default:
+		dsck_k_rows_e4m3_ref(codes, scales, x, ldx, S, n, bc, y, ldy);
 	}
 }
 

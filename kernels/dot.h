@@ -39,6 +39,19 @@ float dsck_k_row_e4m3_avx512vbmi(const uint8_t *codes, const float *scales, cons
 				 size_t n, size_t bc);
 
 /*
+ * One FP8 row against S token vectors: y[t * ldy] = the row kernel of
+ * x + t * ldx, t < S. The VBMI version decodes the codes once for up to 4
+ * tokens and gives each token its one-token result bit for bit; without
+ * VBMI each token runs the row kernel.
+ */
+void dsck_k_rows_e4m3(const uint8_t *codes, const float *scales, const float *x, size_t ldx,
+		      size_t S, size_t n, size_t bc, float *y, size_t ldy);
+void dsck_k_rows_e4m3_ref(const uint8_t *codes, const float *scales, const float *x,
+			  size_t ldx, size_t S, size_t n, size_t bc, float *y, size_t ldy);
+void dsck_k_rows_e4m3_avx512vbmi(const uint8_t *codes, const float *scales, const float *x,
+				  size_t ldx, size_t S, size_t n, size_t bc, float *y, size_t ldy);
+
+/*
  * y[j] += (a * scales[j / bc]) * e4m3(codes[j]) for j < n: one FP8 row
  * added into y (a product x^T W taken row by row). The factor a * scale is
  * rounded once per block; NaN codes give NaN. The AVX-512 version needs bc

@@ -10,6 +10,11 @@
  * sgemm (bench/run.sh: 128-token prefill 76 -> see README), fewer take
  * the row-by-row dots. */
 #define BLAS_MIN_TOKENS 4
+/* FP8 rows go through the several-token row kernel below this many
+ * tokens, through dequantized tiles and sgemm from it on. */
+#ifndef FP8_ROWS_MAX_TOKENS
+#define FP8_ROWS_MAX_TOKENS 16
+#endif
 #define BLAS_TILE_ROWS 32
 
 #include <errno.h>
@@ -294,33 +299,84 @@ struct mm_ctx {
 	uint64_t y0;
 };
 
+/*
+ * Row r of an FP8 or BF16 weight as one contiguous run of its stored codes
+ * (and, FP8, block scales), whatever the pieces: a row inside one
+ * full-width piece is pointed at; a row split by columns over pieces (an
+ * MP directory's wo or w2 read whole) is copied into buf and sbuf, each
+ * piece's columns and scales in place. So the kernels see the same bytes
+ * for an HF and an MP layout, and give the same bits (RT-R2). buf holds
+ * cols elements, sbuf ceil(cols / bc) scales. Returns 0 when a piece is
+ * not whole FP8 blocks (never so for files MP-R5 accepts); the caller
+ * then widens the row.
+ */
+static int row_view(const struct dsck_weight *w, uint64_t r, uint8_t *buf, float *sbuf,
+		    const void **codes, const float **scales)
+{
+	size_t es = w->dtype == DSCK_BF16 ? 2 : 1;
+	for (uint32_t i = 0; i < w->np; i++) {
+		const struct dsck_wpiece *p = &w->p[i];
+		if (r < p->row0 || r >= p->row0 + p->rows || p->col0 || p->cols != w->cols)
+			continue;
+		uint64_t lr = r - p->row0 + p->sr0;
+		*codes = p->data + (lr * p->pc + p->sc0) * es;
+		if (w->dtype == DSCK_F8_E4M3)
+			*scales = p->scale + (lr / w->br) * ((p->pc + w->bc - 1) / w->bc) + p->sc0 / w->bc;
+		return 1;
+	}
+	for (uint32_t i = 0; i < w->np; i++) {
+		const struct dsck_wpiece *p = &w->p[i];
+		if (r < p->row0 || r >= p->row0 + p->rows)
+			continue;
+		uint64_t lr = r - p->row0 + p->sr0;
+		if (w->dtype == DSCK_F8_E4M3) {
+			if (p->col0 % w->bc || p->sc0 % w->bc ||
+			    (p->col0 + p->cols != w->cols && p->cols % w->bc))
+				return 0;
+			uint64_t grid = (p->pc + w->bc - 1) / w->bc, nb = (p->cols + w->bc - 1) / w->bc;
+			memcpy(sbuf + p->col0 / w->bc, p->scale + (lr / w->br) * grid + p->sc0 / w->bc,
+			       nb * sizeof *sbuf);
+		}
+		memcpy(buf + p->col0 * es, p->data + (lr * p->pc + p->sc0) * es, p->cols * es);
+	}
+	*codes = buf;
+	*scales = sbuf;
+	return 1;
+}
+
 static void mm_rows(void *vctx, size_t b, size_t e)
 {
 	struct mm_ctx *c = vctx;
 	const struct dsck_weight *w = c->w;
 	/* a weight of one full-width piece writes every column of its rows */
 	int whole = w->np == 1 && w->p[0].col0 == 0 && w->p[0].cols == w->cols;
-	if (c->S == 1 && whole && w->dtype == DSCK_F8_E4M3) {
-		/* one token: each row straight from its codes and block scales
-		 * (RT-R1), no float32 copy of the row */
-		const struct dsck_wpiece *p = &w->p[0];
-		uint64_t grid = (p->pc + w->bc - 1) / w->bc;
-		for (size_t o = b; o < e; o++) {
-			uint64_t lr = o + p->sr0;
-			c->y[o - c->y0] = dsck_k_row_e4m3(p->data + lr * p->pc + p->sc0,
-						  p->scale + (lr / w->br) * grid + p->sc0 / w->bc,
-						  c->x, (size_t)p->cols, (size_t)w->bc);
+	int fp8 = w->dtype == DSCK_F8_E4M3, bf16 = w->dtype == DSCK_BF16;
+	if ((fp8 && c->S < FP8_ROWS_MAX_TOKENS) || (bf16 && c->S == 1)) {
+		/* one or a few tokens: each row straight from its codes (RT-R1),
+		 * no float32 copy of it; several tokens share one decode of it */
+		uint8_t *buf = whole ? NULL : malloc(w->cols * 2);
+		float *sbuf = whole ? NULL : malloc(((w->cols + w->bc - 1) / w->bc) * sizeof *sbuf);
+		const void *codes;
+		const float *scales = NULL;
+		size_t o = b;
+		if (!whole && (!buf || !sbuf))
+			abort(); /* a few KiB per thread */
+		for (; o < e && row_view(w, o, buf, sbuf, &codes, &scales); o++) {
+			if (bf16)
+				c->y[o - c->y0] = dsck_k_dot_bf16(codes, c->x, (size_t)w->cols);
+			else if (c->S == 1)
+				c->y[o - c->y0] = dsck_k_row_e4m3(codes, scales, c->x, (size_t)w->cols,
+								   (size_t)w->bc);
+			else
+				dsck_k_rows_e4m3(codes, scales, c->x, (size_t)w->cols, c->S,
+						 (size_t)w->cols, (size_t)w->bc, c->y + o - c->y0,
+						 (size_t)w->rows);
 		}
-		return;
-	}
-	if (c->S == 1 && whole && w->dtype == DSCK_BF16) {
-		const struct dsck_wpiece *p = &w->p[0];
-		for (size_t o = b; o < e; o++) {
-			uint64_t lr = o + p->sr0;
-			c->y[o - c->y0] = dsck_k_dot_bf16((const uint16_t *)(const void *)p->data +
-						  lr * p->pc + p->sc0, c->x, (size_t)p->cols);
-		}
-		return;
+		free(buf);
+		free(sbuf);
+		if (o == e)
+			return;
+		b = o; /* a piece off the block grid: the rows that are left widened */
 	}
 	if (c->S >= BLAS_MIN_TOKENS) {
 		/* RT-R1: several tokens: dequantize a tile of rows, then one

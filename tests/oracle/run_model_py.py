@@ -73,34 +73,23 @@ def dequant(torch, w, s):
     return w.float() * full
 
 
-def load_state_dict(torch, ckpt, n_layers, mapping):
-    """HF tensors -> model.py names (convert.py rules, mp=1), FP8 dequantized."""
-    from safetensors import safe_open
-    files = sorted(f for f in os.listdir(ckpt) if f.endswith(".safetensors"))
-    if not files:
-        sys.exit(f"run_model_py: no .safetensors in {ckpt}")
-    raw = {}
-    for fn in files:
-        with safe_open(os.path.join(ckpt, fn), framework="pt", device="cpu") as f:
-            for name in f.keys():
-                parts = name.split(".")
-                if (len(parts) > 2 and parts[0] == "model" and parts[1] == "layers"
-                        and int(parts[2]) >= n_layers):
-                    continue  # MTP layers: not part of model.py's Transformer
-                t = f.get_tensor(name)
-                if name.startswith("model."):
-                    name = name[len("model."):]
-                name = name.replace("self_attn", "attn")
-                name = name.replace("mlp", "ffn")
-                name = name.replace("weight_scale_inv", "scale")
-                name = name.replace("e_score_correction_bias", "bias")
-                key = name.split(".")[-2]
-                if key not in mapping:
-                    sys.exit(f"run_model_py: key {key} of {name} not in convert.py's mapping")
-                name = name.replace(key, mapping[key][0])
-                if name in raw:
-                    sys.exit(f"run_model_py: {name} twice")
-                raw[name] = t
+def model_py_name(name, mapping):
+    """One HF tensor name as model.py names it (convert.py's rules, mp=1)."""
+    if name.startswith("model."):
+        name = name[len("model."):]
+    name = name.replace("self_attn", "attn")
+    name = name.replace("mlp", "ffn")
+    name = name.replace("weight_scale_inv", "scale")
+    name = name.replace("e_score_correction_bias", "bias")
+    key = name.split(".")[-2]
+    if key not in mapping:
+        sys.exit(f"run_model_py: key {key} of {name} not in convert.py's mapping")
+    return name.replace(key, mapping[key][0])
+
+
+def float32_state_dict(torch, raw):
+    """Tensors by model.py name -> float32, FP8 weights dequantized with their
+    .scale (the scales themselves are dropped). Returns (dict, FP8 count)."""
     sd = {}
     n_fp8 = 0
     for name, t in raw.items():
@@ -117,6 +106,34 @@ def load_state_dict(torch, ckpt, n_layers, mapping):
         else:
             sd[name] = t.float()
     return sd, n_fp8
+
+
+def checkpoint_tensors(ckpt):
+    """(HF name, safe_open handle) of every tensor of the checkpoint."""
+    from safetensors import safe_open
+    files = sorted(f for f in os.listdir(ckpt) if f.endswith(".safetensors"))
+    if not files:
+        sys.exit(f"run_model_py: no .safetensors in {ckpt}")
+    for fn in files:
+        with safe_open(os.path.join(ckpt, fn), framework="pt", device="cpu") as f:
+            for name in f.keys():
+                yield name, f
+
+
+def load_state_dict(torch, ckpt, n_layers, mapping):
+    """HF tensors -> model.py names (convert.py rules, mp=1), FP8 dequantized."""
+    raw = {}
+    for name, f in checkpoint_tensors(ckpt):
+        parts = name.split(".")
+        if (len(parts) > 2 and parts[0] == "model" and parts[1] == "layers"
+                and int(parts[2]) >= n_layers):
+            continue  # MTP layers: not part of model.py's Transformer
+        t = f.get_tensor(name)
+        name = model_py_name(name, mapping)
+        if name in raw:
+            sys.exit(f"run_model_py: {name} twice")
+        raw[name] = t
+    return float32_state_dict(torch, raw)
 
 
 def main():

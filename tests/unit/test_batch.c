@@ -3,10 +3,9 @@
  * runtime/model.h dsck_model_forward_batch, runtime/batch.h): on the tiny
  * synthetic model, in both attention modes, a batch of prefills, a batch of
  * decode steps and a call mixing the two give each sequence the logits it
- * gets alone (prefills rel-L2 <= 1e-6; a one-token step alone takes the
- * FP8 row kernel, which sums each block before scaling it, and three rows
- * take dequantized rows: 1e-5, the conformance bound, there), a refused
- * batch feeds nothing, and
+ * gets alone within rel-L2 1e-6 (FP8 rows give each token its one-token
+ * sums bit for bit below 16 tokens; BF16 and F32 rows and sgemm tiles sum
+ * in other orders), a refused batch feeds nothing, and
  * dsck_generate_many's greedy ids equal a plain loop per prompt.
  */
 #include "../test.h"
@@ -110,7 +109,7 @@ static void run_mode(const struct dsck_ckpt *ck, enum dsck_attn attn, const char
 	for (int k = 0; k < 3; k++) {
 		double r = rel_l2(step2[k], step1[k], V, V, &same);
 		worst = r > worst ? r : worst;
-		oks &= r <= 1e-5 && same;
+		oks &= r <= 1e-6 && same;
 	}
 	CHECK(okv && oks && dsck_seq_len(s2[0]) == 9 && dsck_seq_len(s2[2]) == 2,
 	      "%s: three decode steps in one call = each alone (rel-L2 %.2g)", name, worst);
@@ -126,7 +125,7 @@ static void run_mode(const struct dsck_ckpt *ck, enum dsck_attn attn, const char
 	double r0 = rel_l2(step2[0], step1[0], V, V, &same);
 	int same0 = same;
 	double r1 = rel_l2(both[1], alone[1], 5 * V, V, &same);
-	CHECK(okv && r0 <= 1e-5 && same0 && r1 <= 1e-6 && same,
+	CHECK(okv && r0 <= 1e-6 && same0 && r1 <= 1e-6 && same,
 	      "%s: a prefill joins a decode step in one call (rel-L2 %.2g, %.2g)", name, r0, r1);
 	/* refusals feed nothing */
 	uint64_t l0 = dsck_seq_len(s2[0]), l1 = dsck_seq_len(s2[1]);

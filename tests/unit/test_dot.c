@@ -61,7 +61,7 @@ int main(void)
 	/* the FP8 row kernel: codes of every value, block scales, partial
 	 * last blocks, within a few ulps of the sum of |terms| */
 	static uint8_t codes[4200];
-	float scales[40];
+	float scales[80]; /* n 4096 in blocks of 64 */
 	int bad8 = 0;
 	for (size_t i = 0; i < 4200; i++) {
 		uint8_t c8 = (uint8_t)(rng >> 24);
@@ -69,7 +69,7 @@ int main(void)
 		codes[i] = (c8 & 0x7F) == 0x7F ? 0x7E : c8;
 		a[i] = rnd();
 	}
-	for (size_t k = 0; k < 40; k++)
+	for (size_t k = 0; k < 80; k++)
 		scales[k] = ldexpf(1.0f + (float)k / 40.0f, -(int)(k % 9));
 	/* both AVX-512 versions (each runs the next one down on a CPU
 	 * without its instructions) */
@@ -124,6 +124,33 @@ int main(void)
 		codes[6] = c6;
 		codes[7] = c7;
 	}
+	/* one row against S tokens: each token's result is its one-token
+	 * result bit for bit (same kernel order), for S across the groups of 4 */
+	{
+		static float xs[9 * 1100];
+		float ys[9 * 3], one[9];
+		int same = 1;
+		for (size_t i = 0; i < 9 * 1100; i++)
+			xs[i] = rnd();
+		for (size_t S = 1; S <= 9; S++)
+			for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+				size_t n = rows[r] > 1024 ? 1024 : rows[r];
+				dsck_k_rows_e4m3_avx512vbmi(codes, scales, xs, 1100, S, n, 128, ys, 3);
+				for (size_t t = 0; t < S; t++) {
+					one[t] = dsck_k_row_e4m3_avx512vbmi(codes, scales, xs + t * 1100, n, 128);
+					same &= memcmp(&one[t], &ys[t * 3], sizeof one[t]) == 0;
+				}
+				dsck_k_rows_e4m3(codes, scales, xs, 1100, S, n, 128, ys, 3);
+				for (size_t t = 0; t < S; t++)
+					same &= fabsf(ys[t * 3] - dsck_k_row_e4m3(codes, scales, xs + t * 1100, n, 128)) == 0;
+			}
+		CHECK(same, "FP8 row against 1..9 tokens: each equals its one-token kernel bit for bit");
+		uint8_t c300 = codes[300];
+		codes[300] = 0xFF;
+		dsck_k_rows_e4m3_avx512vbmi(codes, scales, xs, 1100, 3, 1024, 128, ys, 1);
+		CHECK(isnan(ys[0]) && isnan(ys[1]) && isnan(ys[2]), "a NaN code gives NaN for every token");
+		codes[300] = c300;
+	}
 	/* the FP8 row axpy: y += a * scale * e4m3 per block, against the
 	 * reference within an ulp or two of each |term| + |y| */
 	{
@@ -141,6 +168,8 @@ int main(void)
 					float t = dsck_k_row_e4m3_ref(codes + i, scales + i / bc, a, 1, bc);
 					double lim = 4 * 1.2e-7 * (fabs((double)b[i]) + 0.75 * fabs((double)t / a[0]));
 					if (!(fabs((double)ya[i] - yr[i]) <= lim + 1e-30)) {
+						printf("#   axpy n %zu bc %zu i %zu: ref %.9g avx512 %.9g code %02x\n", n,
+						       bc, i, yr[i], ya[i], codes[i]);
 						bada++;
 						break;
 					}
