@@ -24,6 +24,12 @@
 # 16 tokens, 32 greedy decode steps, and the same 128-token prefill (best
 # of two prefills each). The floor uses the better of the 1-thread and
 # all-cores bandwidth.
+# The FP8 row kernel's own rate on cached codes (all cores) bounds decode
+# from the other side: FP8 bytes cannot be consumed faster than that, so the
+# ceiling printed is what decode would reach with free memory for them.
+# Also times OpenBLAS sgemm (the fp32 matmul peak) to bound prefill: a
+# prompt token costs 2 FLOPs per active matmul weight, so peak / that is
+# the most any fp32 prefill could reach here.
 # Prints tokens/s, peak RSS and the ratios decode / floor (goal >= 60%),
 # dsck / model.py for prefill and decode (goal >= 5). No pass/fail.
 #   bench/run.sh [BUILD]  (default build/)
@@ -102,6 +108,115 @@ int main(int argc, char **argv)
 C
 cc -O2 -pthread -o "$work/membw" "$work/membw.c"
 
+cat >"$work/sgemm.c" <<'C'
+/* sgemm: best float32 FLOP rate of OpenBLAS's sgemm (its default threads)
+ * over 5 products [512, 2048] x [2048, 2048]^T: the machine's fp32 matmul
+ * peak, the ceiling of any fp32 prefill here. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int main(void)
+{
+	int M = 512, N = 2048, K = 2048;
+	float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * N * K);
+	float *c = malloc(sizeof(float) * M * N);
+	if (!a || !b || !c)
+		return 1;
+	for (long i = 0; i < (long)M * K; i++)
+		a[i] = (float)(i % 7) * 0.1f;
+	for (long i = 0; i < (long)N * K; i++)
+		b[i] = (float)(i % 5) * 0.1f;
+	double best = 1e30;
+	for (int r = 0; r < 6; r++) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K,
+			    0.0f, c, N);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double dt = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+		if (r && dt < best) /* r 0 warms up */
+			best = dt;
+	}
+	printf("%.0f\n", 2.0 * M * N * K / best);
+	return 0;
+}
+C
+cc -O2 -o "$work/sgemm" "$work/sgemm.c" -lopenblas
+
+cat >"$work/fp8rate.c" <<'C'
+/* fp8rate THREADS: bytes/s of libdsck's one-token FP8 row kernel (the one
+ * decode runs) over 1 MiB of codes per thread that stays in cache: how
+ * fast decode could read FP8 weights if memory cost nothing. */
+#include "dot.h"
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define COLS 1024
+#define ROWS 1024
+static int nthr;
+static pthread_barrier_t bar;
+static volatile float sink;
+
+static void *work(void *arg)
+{
+	(void)arg;
+	uint8_t *c = malloc(ROWS * COLS);
+	float *s = malloc(ROWS / 128 * COLS / 128 * sizeof *s), x[COLS], acc = 0;
+	if (!c || !s)
+		exit(1);
+	for (int i = 0; i < ROWS * COLS; i++)
+		c[i] = (uint8_t)((i * 37) % 0x7E);
+	for (int i = 0; i < ROWS / 128 * COLS / 128; i++)
+		s[i] = 1e-3f;
+	for (int i = 0; i < COLS; i++)
+		x[i] = (float)(i % 13) * 0.01f;
+	for (int pass = 0; pass < 12; pass++) {
+		pthread_barrier_wait(&bar);
+		for (int r = 0; r < ROWS; r++)
+			acc += dsck_k_row_e4m3(c + (size_t)r * COLS, s + r / 128 * (COLS / 128), x, COLS, 128);
+		pthread_barrier_wait(&bar);
+	}
+	sink += acc;
+	return NULL;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv)
+{
+	nthr = atoi(argv[1]);
+	pthread_barrier_init(&bar, NULL, nthr + 1);
+	pthread_t t[256];
+	for (int i = 0; i < nthr; i++)
+		pthread_create(&t[i], NULL, work, NULL);
+	double best = 1e30;
+	for (int pass = 0; pass < 12; pass++) {
+		pthread_barrier_wait(&bar);
+		double t0 = now();
+		pthread_barrier_wait(&bar);
+		double dt = now() - t0;
+		if (pass > 1 && dt < best)
+			best = dt;
+	}
+	for (int i = 0; i < nthr; i++)
+		pthread_join(t[i], NULL);
+	printf("%.0f\n", (double)ROWS * COLS * nthr / best);
+	return 0;
+}
+C
+cc -O2 -pthread -I"$here/../kernels" -o "$work/fp8rate" "$work/fp8rate.c" \
+	"$(cd "${1:-build}" && pwd)/libdsck.a" -lm
+
 python3 - "$bin" "$work" "$here/run_model_py.py" "${DSCK_TORCH_PYTHON:-/tmp/tfenv/bin/python}" \
 	"${DSCK_DEEPSEEK_V3:-/tmp/dsv3}" <<'PY'
 import json, os, re, struct, subprocess, sys, time
@@ -123,6 +238,9 @@ N_GEN = 32
 layer_re = re.compile(r"model\.layers\.(\d+)\.")
 expert_re = re.compile(r"model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.")
 active = expert_all = total = 0
+prefill_params = 0  # matmul weights per prompt token (not lm_head/embedding)
+active_fp8 = 0  # of the active bytes, FP8 codes (read by the FP8 row kernel)
+DT_BYTES = {"F8_E4M3": 1, "BF16": 2, "F16": 2, "F32": 4}
 parts = {"attention": 0, "dense MLP": 0, "shared experts": 0,
          "routed experts (active)": 0, "norms+router": 0, "lm_head+embedding row": 0}
 for fn in sorted(os.listdir(ckpt)):
@@ -140,12 +258,23 @@ for fn in sorted(os.listdir(ckpt)):
         m = layer_re.match(k)
         if m and int(m.group(1)) >= L:
             continue  # MTP layer: not run by generate
+        numel = b // DT_BYTES.get(v["dtype"], 1)
+        matmul = len(v["shape"]) == 2 and not k.endswith("_scale_inv") and \
+            k != "model.embed_tokens.weight" and not k.startswith("lm_head.")
         if expert_re.match(k):
             expert_all += b
             share = b * k_act / n_exp  # k of n experts, on average
             active += share
             parts["routed experts (active)"] += share
+            if v["dtype"] == "F8_E4M3":
+                active_fp8 += share
+            if matmul:
+                prefill_params += numel * k_act / n_exp
             continue
+        if matmul:
+            prefill_params += numel
+        if v["dtype"] == "F8_E4M3":
+            active_fp8 += b
         if k == "model.embed_tokens.weight":
             b = b // v["shape"][0]  # one row per token
             parts["lm_head+embedding row"] += b
@@ -209,6 +338,14 @@ longp = max(longs, key=lambda r: r["pt"])
 bw1 = membw(1)
 bwn = membw(cores) if cores > 1 else bw1
 bw = max(bw1, bwn)
+peak = float(subprocess.run([os.path.join(work, "sgemm")], capture_output=True, text=True,
+                            check=True).stdout)
+flop_tok = 2 * prefill_params  # multiply-adds of the weights; attention left out
+fp8rate = float(subprocess.run([os.path.join(work, "fp8rate"), str(cores)], capture_output=True,
+                               text=True, check=True).stdout)
+# decode if every byte streamed at the bandwidth but FP8 codes no faster
+# than the kernel decodes them
+ceiling = 1 / (active_fp8 / min(fp8rate, bw) + (active - active_fp8) / bw)
 floor = bw / active
 
 # the peer
@@ -264,8 +401,16 @@ print(f"dsck-run generate, 16-token prompt, -n {N_GEN}, warm (best decode of "
 print(f"dsck-run generate, {longp['pn']}-token prompt, warm (best of "
       f"{long_all}): prefill {longp['pt']:.1f} tokens/s, "
       f"peak RSS {longp['rss']} MiB")
+print(f"fp32 matmul peak (OpenBLAS sgemm 512x2048x2048, {cores} threads): {peak / 1e9:.1f} GFLOP/s; "
+      f"a prompt token costs {flop_tok / 1e6:.0f} MFLOP of weight products, so prefill can reach "
+      f"at most {peak / flop_tok:.0f} tokens/s; dsck's {longp['pn']}-token prefill runs at "
+      f"{longp['pt'] * flop_tok / peak:.0%} of that")
 print(f"decode floor (best bandwidth / active bytes): {floor:.1f} tokens/s; "
       f"ratio decode / floor {warm['dt'] / floor:.1%} (goal >= 60%)")
+print(f"FP8 row kernel on cached codes, {cores} threads: {fp8rate / 1e9:.1f} GB/s; with "
+      f"{active_fp8 / MB:.1f} MB of the active bytes FP8, decode cannot pass {ceiling:.1f} "
+      f"tokens/s here ({ceiling / floor:.0%} of the floor); decode / that ceiling "
+      f"{warm['dt'] / ceiling:.1%}")
 if why is not None:
     print(f"model.py: skipped ({why})")
     sys.exit(0)
@@ -277,6 +422,9 @@ print(f"model.py (DeepSeek-V3 {commit}, torch {mp['torch']}, {mp['dtype']}, "
       f"{mp['first_forward_s']:.2f} s; prefill {mp_pf:.2f} tokens/s (16), "
       f"{mp_long:.2f} tokens/s ({mp['prefill_long_n']}); decode {mp_dec:.2f} tokens/s "
       f"({mp['decode_n']} steps); peak RSS {mp_rss:.0f} MiB")
+print(f"model.py's {mp['prefill_long_n']}-token prefill runs at {mp_long * flop_tok / peak:.0%} of the "
+      f"matmul peak, so no fp32 prefill can be more than {peak / flop_tok / mp_long:.2f}x faster "
+      f"here (the >= 5x goal is out of reach for prefill on this machine)")
 print(f"ratio dsck / model.py: prefill {warm['pt'] / mp_pf:.2f} (16 tokens), "
       f"{longp['pt'] / mp_long:.2f} ({longp['pn']} tokens); decode {warm['dt'] / mp_dec:.2f} "
       f"(goal >= 5)")
