@@ -20,7 +20,8 @@ struct slot {
 
 /* A finished prompt waiting for its turn to be reported. */
 struct result {
-	int ready, eos;
+	int ready;
+	enum dsck_gen_stop stop;
 	uint32_t *ids;
 	size_t n;
 };
@@ -39,7 +40,7 @@ static int flush(struct result *res, size_t count, size_t *next, dsck_gen_done d
 {
 	for (; *next < count && res[*next].ready; (*next)++) {
 		struct result *r = &res[*next];
-		int stop = done(user, *next, r->ids, r->n, r->eos);
+		int stop = done(user, *next, r->ids, r->n, r->stop);
 		free(r->ids);
 		r->ids = NULL;
 		if (stop) {
@@ -67,6 +68,13 @@ enum dsck_err dsck_generate_many(const struct dsck_model *m, const uint32_t *con
 		rc = dsck_error_set(err, DSCK_E_NOMEM, "batch state");
 		goto out;
 	}
+	for (size_t i = 0; i < count; i++)
+		if (len[i] > m->max_seq) {
+			dsck_error_expect(err, "at most %llu tokens", (unsigned long long)m->max_seq);
+			dsck_error_found(err, "%zu in prompt %zu", len[i], i);
+			rc = dsck_error_set(err, DSCK_E_LIMIT, "prompt longer than the context (--ctx)");
+			goto out;
+		}
 	for (size_t k = 0; k < P; k++) {
 		sl[k].logits = malloc(m->vocab * sizeof *sl[k].logits);
 		sl[k].out = malloc((o->n_predict ? o->n_predict : 1) * sizeof *sl[k].out);
@@ -111,16 +119,23 @@ enum dsck_err dsck_generate_many(const struct dsck_model *m, const uint32_t *con
 		st->calls++;
 		for (size_t j = 0; j < nb; j++) {
 			struct slot *s = &sl[who[j]];
-			int eos = 0, end = o->n_predict == 0;
+			int end = o->n_predict == 0;
+			enum dsck_gen_stop why = DSCK_GEN_LENGTH;
 			s->fed = 1;
 			if (!end) {
 				uint32_t t = dsck_sample(&s->smp, s->logits);
-				eos = t == o->eos;
-				if (!eos) {
+				if (t == o->eos) {
+					why = DSCK_GEN_EOS;
+					end = 1;
+				} else {
 					s->out[s->n_out++] = t;
 					s->next = t;
+					end = s->n_out == o->n_predict;
 				}
-				end = eos || s->n_out == o->n_predict;
+			}
+			if (!end && dsck_seq_len(s->seq) >= m->max_seq) { /* RT-R6: full */
+				why = DSCK_GEN_CTX;
+				end = 1;
 			}
 			if (!end)
 				continue;
@@ -132,7 +147,7 @@ enum dsck_err dsck_generate_many(const struct dsck_model *m, const uint32_t *con
 			}
 			memcpy(r->ids, s->out, s->n_out * sizeof *r->ids);
 			r->n = s->n_out;
-			r->eos = eos;
+			r->stop = why;
 			r->ready = 1;
 			st->generated_tokens += s->n_out;
 			finished++;

@@ -20,9 +20,17 @@ struct dsck_gen_opts {
 	uint32_t eos;                  /* ends a sequence; not passed on */
 };
 
+/* Why a prompt's generation ended. */
+enum dsck_gen_stop {
+	DSCK_GEN_LENGTH,               /* n_predict tokens */
+	DSCK_GEN_EOS,                  /* the model gave eos */
+	DSCK_GEN_CTX,                  /* the sequence holds the model's max_seq positions */
+};
+
 /* Called once per prompt, in prompt order: its generated ids [n] (EOS
- * not included) and whether it stopped at EOS. Nonzero stops the run. */
-typedef int (*dsck_gen_done)(void *user, size_t index, const uint32_t *ids, size_t n, int eos);
+ * not included) and why it stopped. Nonzero stops the run. */
+typedef int (*dsck_gen_done)(void *user, size_t index, const uint32_t *ids, size_t n,
+			     enum dsck_gen_stop stop);
 
 struct dsck_gen_stats {
 	uint64_t prompt_tokens, generated_tokens, calls;
@@ -31,8 +39,10 @@ struct dsck_gen_stats {
 /*
  * Generate for prompts [count] (ids prompt[i] [len[i]], each at least one
  * token). Greedy results equal one dsck_model_forward run per prompt to
- * float32 rounding (RT-R14); sampled ones equal a run with seed + i. The
- * caller keeps the prompts; everything else is freed before returning.
+ * float32 rounding (RT-R14); sampled ones equal a run with seed + i. A
+ * prompt longer than max_seq is refused (DSCK_E_LIMIT, naming it) before
+ * anything runs. The caller keeps the prompts; everything else is freed
+ * before returning.
  */
 enum dsck_err dsck_generate_many(const struct dsck_model *m, const uint32_t *const *prompt,
 				 const size_t *len, size_t count, const struct dsck_gen_opts *o,

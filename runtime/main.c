@@ -350,8 +350,10 @@ struct prompts_out {
 	int failed;
 };
 
-static int on_prompt_done(void *user, size_t index, const uint32_t *ids, size_t n, int eos)
+static int on_prompt_done(void *user, size_t index, const uint32_t *ids, size_t n,
+			  enum dsck_gen_stop stop)
 {
+	static const char *const why[] = { "length", "eos", "ctx" };
 	struct prompts_out *po = user;
 	struct dsck_jsonw w = DSCK_JSONW_INIT;
 	char *text = NULL;
@@ -362,7 +364,7 @@ static int on_prompt_done(void *user, size_t index, const uint32_t *ids, size_t 
 	}
 	dsck_jsonw_printf(&w, "{\"index\": %zu, \"text\": ", index);
 	dsck_jsonw_str(&w, text, DSCK_JSONW_UTF8); /* decode gives valid UTF-8 */
-	dsck_jsonw_printf(&w, ", \"tokens\": %zu, \"stop\": \"%s\"}\n", n, eos ? "eos" : "length");
+	dsck_jsonw_printf(&w, ", \"tokens\": %zu, \"stop\": \"%s\"}\n", n, why[stop]);
 	free(text);
 	if (dsck_jsonw_check(&w, "result line", &po->err)) {
 		free(w.p);
@@ -580,6 +582,7 @@ int main(int argc, char **argv)
 	char pend[64];
 	size_t npend = 0;
 	uint64_t produced = 0;
+	int full = 0;
 	uint32_t eos = tok ? dsck_tok_eos(tok) : (uint32_t)m->cfg->eos_token_id;
 	for (; produced < o.n_predict; produced++) {
 		uint32_t next = dsck_sample(&smp, logits);
@@ -606,6 +609,10 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		if (produced + 1 == o.n_predict)
 			break;
+		if (dsck_seq_len(s) >= m->max_seq) { /* RT-R6: the sequence is full */
+			full = 1;
+			break;
+		}
 		rc = dsck_model_forward(m, s, &next, 1, 0, logits, NULL, NULL, &err);
 		if (rc)
 			goto fail;
@@ -615,6 +622,9 @@ int main(int argc, char **argv)
 	printf("\n");
 	fflush(stdout); /* before the timing line on stderr */
 	double t2 = dsck_now();
+	if (full && !o.quiet)
+		fprintf(stderr, "dsck-run: the context is full (%llu positions, --ctx): generation stopped\n",
+			(unsigned long long)m->max_seq);
 	if (!o.quiet)
 		fprintf(stderr, "dsck-run: prefill %zu tokens %.1f tokens/s, decode %llu tokens %.2f tokens/s, peak RSS %.0f MiB\n",
 			n, (double)n / (t1 - t0), (unsigned long long)produced,

@@ -163,6 +163,16 @@ ok $? "--prompts with -p: exit 2"
 "$run" logits -q -m "$tmp/tiny" --prompts "$tmp/prompts" -o "$tmp/x.npy" >/dev/null 2>&1
 [ $? -eq 2 ]
 ok $? "--prompts with logits: exit 2"
+# RT-R6: a full sequence ends its generation, not the run
+"$run" generate -m "$tmp/planted" --tokens 1,5,9 -n 64 --ctx 10 >"$tmp/full" 2>"$tmp/err" &&
+	[ "$(cat "$tmp/full")" = abcdefgh ] && grep -q "context is full (10 positions" "$tmp/err"
+ok $? "generate --ctx 10: stops when the sequence is full, says so, exit 0"
+printf 'abc\nhello\n' | "$run" generate -q -m "$tmp/planted" --prompts - -n 64 --ctx 10 >"$tmp/fullp" &&
+	python3 -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; sys.exit(0 if [x['stop'] for x in r]==['ctx','ctx'] and r[0]['text']=='defghij' else 1)" "$tmp/fullp"
+ok $? "--prompts --ctx 10: each prompt ends with stop ctx"
+printf 'abc\nabcdefghijklmnopqrstuvwxyz\n' | "$run" generate -q -m "$tmp/planted" --prompts - --ctx 10 >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 1 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "in prompt 1" "$tmp/err"
+ok $? "--prompts: a prompt longer than --ctx: exit 1 before anything runs, one line naming it"
 printf '\n\n' >"$tmp/noprompts"
 "$run" generate -q -m "$tmp/tiny" --prompts "$tmp/noprompts" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ]

@@ -44,12 +44,14 @@ struct collect {
 	uint32_t ids[3][16];
 	size_t n[3];
 	size_t order[3], seen;
+	enum dsck_gen_stop stop[3];
 };
 
-static int on_done(void *user, size_t index, const uint32_t *ids, size_t n, int eos)
+static int on_done(void *user, size_t index, const uint32_t *ids, size_t n,
+		   enum dsck_gen_stop stop)
 {
 	struct collect *c = user;
-	(void)eos;
+	c->stop[index] = stop;
 	memcpy(c->ids[index], ids, n * sizeof *ids);
 	c->n[index] = n;
 	c->order[c->seen++] = index;
@@ -159,6 +161,7 @@ static void run_mode(const struct dsck_ckpt *ck, enum dsck_attn attn, const char
 		}
 		dsck_seq_free(s);
 	}
+	match &= c.stop[0] == DSCK_GEN_LENGTH && c.stop[2] == DSCK_GEN_LENGTH;
 	CHECK(match && st.prompt_tokens == 14 && st.generated_tokens == 18,
 	      "%s: generate_many (2 at a time) = greedy loops, results in prompt order", name);
 	for (int k = 0; k < 3; k++) {
