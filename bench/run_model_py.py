@@ -71,12 +71,7 @@ def main():
 
     with open(os.path.join(o.ckpt, "config.json")) as f:
         cfg = json.load(f)
-    a = model_args(cfg)
-    rs = cfg.get("rope_scaling") or {}
-    if rs.get("mscale_all_dim"):
-        a["mscale"] = rs["mscale_all_dim"]
-    a["dtype"] = "bf16"  # weights arrive dequantized: plain Linear
-    a["max_batch_size"] = 1
+    a = oracle.run_args(cfg, model_args)
     tokens = [int(t) for t in o.tokens.split(",") if t]
     long_tokens = [int(t) for t in o.prefill_tokens.split(",") if t]
     a["max_seq_len"] = max(len(tokens) + o.n + 1, len(long_tokens), 16)

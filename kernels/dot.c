@@ -131,35 +131,56 @@ T512 static float row_e4m3_avx512(const uint8_t *codes, const float *scales, con
 
 #define TVBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi,fma")))
 
+/* vpermb indexes: word i of the first 32 takes code i, of the second code
+ * 32 + i, into its high byte (the low byte is zeroed by the mask). */
+static const uint8_t vbmi_order[2][64] = {
+#define W(i) 0, (i)
+#define W8(i) W(i), W(i + 1), W(i + 2), W(i + 3), W(i + 4), W(i + 5), W(i + 6), W(i + 7)
+	{ W8(0), W8(8), W8(16), W8(24) },
+	{ W8(32), W8(40), W8(48), W8(56) },
+#undef W8
+#undef W
+};
+
 /*
- * The same row with AVX512-VBMI, about 1.5x the codes per cycle (15 against
- * 11 GB/s on one core with the row in L2): vpermb puts 32 codes each in
- * the high byte of a 16-bit word, one arithmetic shift right moves the
- * magnitude into binary16's exponent and mantissa while copying the sign,
- * and one AND clears the copied sign bit from the exponent, so 32 codes
- * take three integer operations instead of ten; NaN codes are found once
- * per 64 bytes instead of masked in every lane. Blocks of bc columns with
- * bc a multiple of 64 (DeepSeek's 128); otherwise the AVX-512BW version.
+ * 64 codes at p as four vectors of 16 floats, each code / 256 (the caller
+ * folds the 2^8 into the block scale), NaN codes marked in *nan: vpermb
+ * puts 32 codes each in the high byte of a 16-bit word, one arithmetic
+ * shift right moves the magnitude into binary16's exponent and mantissa
+ * while copying the sign, and one AND clears the copied sign bit from the
+ * exponent, so 32 codes take three integer operations instead of ten; NaN
+ * codes (0x7F, 0xFF, D-R1) are found once per 64 bytes.
+ */
+TVBMI static inline void e4m3x64_div256(const uint8_t *p, __m512 w[4], __mmask64 *nan)
+{
+	const __m512i ilo = _mm512_loadu_si512(vbmi_order[0]), ihi = _mm512_loadu_si512(vbmi_order[1]);
+	const __mmask64 high = 0xAAAAAAAAAAAAAAAAull; /* the odd (high) byte of each word */
+	const __m512i keep = _mm512_set1_epi16((short)0xBFFF);
+	__m512i b = _mm512_loadu_si512(p);
+	*nan |= _mm512_cmpeq_epi8_mask(_mm512_or_si512(b, _mm512_set1_epi8((char)0x80)),
+				       _mm512_set1_epi8(-1));
+	__m512i lo = _mm512_and_si512(_mm512_srai_epi16(_mm512_maskz_permutexvar_epi8(high, ilo, b), 1),
+				      keep);
+	__m512i hi = _mm512_and_si512(_mm512_srai_epi16(_mm512_maskz_permutexvar_epi8(high, ihi, b), 1),
+				      keep);
+	w[0] = _mm512_cvtph_ps(_mm512_castsi512_si256(lo));
+	w[1] = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(lo, 1));
+	w[2] = _mm512_cvtph_ps(_mm512_castsi512_si256(hi));
+	w[3] = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(hi, 1));
+}
+
+/*
+ * The same row with AVX512-VBMI (e4m3x64_div256), about 1.5x the codes per
+ * cycle (15 against 11 GB/s on one core with the row in L2). Blocks of bc
+ * columns with bc a multiple of 64 (DeepSeek's 128); otherwise the
+ * AVX-512BW version.
  */
 TVBMI static float row_e4m3_vbmi(const uint8_t *codes, const float *scales, const float *x,
 				 size_t n, size_t bc)
 {
 	if (bc % 64)
 		return row_e4m3_avx512(codes, scales, x, n, bc);
-	/* word i of lo takes byte i, of hi byte 32 + i, into its high byte */
-	static const uint8_t order[2][64] = {
-#define W(i) 0, (i)
-#define W8(i) W(i), W(i + 1), W(i + 2), W(i + 3), W(i + 4), W(i + 5), W(i + 6), W(i + 7)
-		{ W8(0), W8(8), W8(16), W8(24) },
-		{ W8(32), W8(40), W8(48), W8(56) },
-#undef W8
-#undef W
-	};
-	const __m512i ilo = _mm512_loadu_si512(order[0]), ihi = _mm512_loadu_si512(order[1]);
-	const __m512i sign = _mm512_set1_epi8((char)0x80), all = _mm512_set1_epi8(-1);
-	const __m512i keep = _mm512_set1_epi16((short)0xBFFF);
-	const __mmask64 high = 0xAAAAAAAAAAAAAAAAull; /* the odd (high) byte of each word */
-	__m512 total = _mm512_setzero_ps();
+	__m512 total = _mm512_setzero_ps(), w[4];
 	__mmask64 nan = 0;
 	float tail = 0;
 	size_t c0 = 0, k = 0;
@@ -167,21 +188,11 @@ TVBMI static float row_e4m3_vbmi(const uint8_t *codes, const float *scales, cons
 		__m512 s0 = _mm512_setzero_ps(), s1 = s0;
 		for (size_t j = 0; j < bc; j += 64) {
 			const float *xp = x + c0 + j;
-			__m512i b = _mm512_loadu_si512(codes + c0 + j);
-			/* 0x7F and 0xFF are NaN (D-R1) */
-			nan |= _mm512_cmpeq_epi8_mask(_mm512_or_si512(b, sign), all);
-			__m512i lo = _mm512_and_si512(
-				_mm512_srai_epi16(_mm512_maskz_permutexvar_epi8(high, ilo, b), 1), keep);
-			__m512i hi = _mm512_and_si512(
-				_mm512_srai_epi16(_mm512_maskz_permutexvar_epi8(high, ihi, b), 1), keep);
-			s0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(lo)),
-					     _mm512_loadu_ps(xp), s0);
-			s1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(lo, 1)),
-					     _mm512_loadu_ps(xp + 16), s1);
-			s0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(hi)),
-					     _mm512_loadu_ps(xp + 32), s0);
-			s1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(hi, 1)),
-					     _mm512_loadu_ps(xp + 48), s1);
+			e4m3x64_div256(codes + c0 + j, w, &nan);
+			s0 = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(xp), s0);
+			s1 = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(xp + 16), s1);
+			s0 = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(xp + 32), s0);
+			s1 = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(xp + 48), s1);
 		}
 		total = _mm512_fmadd_ps(_mm512_set1_ps(scales[k] * 256.0f), _mm512_add_ps(s0, s1), total);
 	}
@@ -196,24 +207,12 @@ TVBMI static float row_e4m3_vbmi(const uint8_t *codes, const float *scales, cons
  * The VBMI row kernel for up to 4 tokens at once: each 64 codes are decoded
  * once and multiplied into every token's two chains, in the order
  * row_e4m3_vbmi uses for one, so each result equals its one-token result
- * bit for bit. NaN codes give NaN for every token.
+ * bit for bit. NaN codes give NaN for every token. bc a multiple of 64.
  */
 TVBMI static void rows4_e4m3_vbmi(const uint8_t *codes, const float *scales, const float *x,
 				  size_t ldx, size_t S, size_t n, size_t bc, float *y, size_t ldy)
 {
-	static const uint8_t order[2][64] = {
-#define W(i) 0, (i)
-#define W8(i) W(i), W(i + 1), W(i + 2), W(i + 3), W(i + 4), W(i + 5), W(i + 6), W(i + 7)
-		{ W8(0), W8(8), W8(16), W8(24) },
-		{ W8(32), W8(40), W8(48), W8(56) },
-#undef W8
-#undef W
-	};
-	const __m512i ilo = _mm512_loadu_si512(order[0]), ihi = _mm512_loadu_si512(order[1]);
-	const __m512i sign = _mm512_set1_epi8((char)0x80), all = _mm512_set1_epi8(-1);
-	const __m512i keep = _mm512_set1_epi16((short)0xBFFF);
-	const __mmask64 high = 0xAAAAAAAAAAAAAAAAull;
-	__m512 total[4];
+	__m512 total[4], w[4];
 	__mmask64 nan = 0;
 	size_t c0 = 0, k = 0;
 	for (size_t t = 0; t < 4; t++)
@@ -223,22 +222,13 @@ TVBMI static void rows4_e4m3_vbmi(const uint8_t *codes, const float *scales, con
 		for (size_t t = 0; t < 4; t++)
 			s0[t] = s1[t] = _mm512_setzero_ps();
 		for (size_t j = 0; j < bc; j += 64) {
-			__m512i b = _mm512_loadu_si512(codes + c0 + j);
-			nan |= _mm512_cmpeq_epi8_mask(_mm512_or_si512(b, sign), all);
-			__m512i lo = _mm512_and_si512(
-				_mm512_srai_epi16(_mm512_maskz_permutexvar_epi8(high, ilo, b), 1), keep);
-			__m512i hi = _mm512_and_si512(
-				_mm512_srai_epi16(_mm512_maskz_permutexvar_epi8(high, ihi, b), 1), keep);
-			__m512 w0 = _mm512_cvtph_ps(_mm512_castsi512_si256(lo));
-			__m512 w1 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(lo, 1));
-			__m512 w2 = _mm512_cvtph_ps(_mm512_castsi512_si256(hi));
-			__m512 w3 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(hi, 1));
+			e4m3x64_div256(codes + c0 + j, w, &nan);
 			for (size_t t = 0; t < S; t++) {
 				const float *xp = x + t * ldx + c0 + j;
-				s0[t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xp), s0[t]);
-				s1[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xp + 16), s1[t]);
-				s0[t] = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xp + 32), s0[t]);
-				s1[t] = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xp + 48), s1[t]);
+				s0[t] = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(xp), s0[t]);
+				s1[t] = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(xp + 16), s1[t]);
+				s0[t] = _mm512_fmadd_ps(w[2], _mm512_loadu_ps(xp + 32), s0[t]);
+				s1[t] = _mm512_fmadd_ps(w[3], _mm512_loadu_ps(xp + 48), s1[t]);
 			}
 		}
 		__m512 f = _mm512_set1_ps(scales[k] * 256.0f);

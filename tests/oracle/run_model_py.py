@@ -136,6 +136,22 @@ def load_state_dict(torch, ckpt, n_layers, mapping):
     return float32_state_dict(torch, raw)
 
 
+
+def run_args(cfg, model_args):
+    """ModelArgs for the float32 runs: mp_modules.model_args, with the
+    softmax-scale mscale taken from HF's mscale_all_dim (reference notes,
+    1.3; model_args takes rope_scaling.mscale, equal in V3 configs), dtype
+    "bf16" (weights arrive dequantized: plain Linear, no FP8 GEMM),
+    max_seq_len = max_position_embeddings and max_batch_size 1."""
+    a = model_args(cfg)
+    rs = cfg.get("rope_scaling") or {}
+    if rs.get("mscale_all_dim"):
+        a["mscale"] = rs["mscale_all_dim"]
+    a["dtype"] = "bf16"
+    a["max_seq_len"] = cfg["max_position_embeddings"]
+    a["max_batch_size"] = 1
+    return a
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("ckpt")
@@ -163,15 +179,7 @@ def main():
 
     with open(os.path.join(o.ckpt, "config.json")) as f:
         cfg = json.load(f)
-    a = model_args(cfg)
-    rs = cfg.get("rope_scaling") or {}
-    # The softmax-scale mscale is HF's mscale_all_dim (reference notes, 1.3);
-    # mp_modules.model_args takes rope_scaling.mscale. Equal in V3 configs.
-    if rs.get("mscale_all_dim"):
-        a["mscale"] = rs["mscale_all_dim"]
-    a["dtype"] = "bf16"  # weights arrive dequantized: plain Linear, no FP8 GEMM
-    a["max_seq_len"] = cfg["max_position_embeddings"]
-    a["max_batch_size"] = 1
+    a = run_args(cfg, model_args)
     if abs(cfg.get("rms_norm_eps", 1e-6) - 1e-6) > 1e-12:
         print(f"# warning: rms_norm_eps {cfg['rms_norm_eps']}; model.py uses 1e-6")
     tokens = [int(t) for t in o.tokens.split(",") if t != ""]

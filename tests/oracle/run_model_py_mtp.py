@@ -71,13 +71,7 @@ def main():
 
     with open(os.path.join(o.ckpt, "config.json")) as f:
         cfg = json.load(f)
-    a = model_args(cfg)
-    rs = cfg.get("rope_scaling") or {}
-    if rs.get("mscale_all_dim"):  # as run_model_py.py
-        a["mscale"] = rs["mscale_all_dim"]
-    a["dtype"] = "bf16"
-    a["max_seq_len"] = cfg["max_position_embeddings"]
-    a["max_batch_size"] = 1
+    a = rmp.run_args(cfg, model_args)
     L = a["n_layers"]
     if not cfg.get("num_nextn_predict_layers"):
         sys.exit("run_model_py_mtp: config.json has no num_nextn_predict_layers")
