@@ -10,6 +10,7 @@
 #include "io.h"
 #include "json.h"
 #include "strmap.h"
+#include "tok_regex.h"
 
 #include <pcre2.h>
 #include <stdio.h>
@@ -581,6 +582,22 @@ static enum dsck_err regex_add(struct dsck_tok *t, const cJSON *pattern,
 		dsck_error_tensor(err, "pre_tokenizer.pattern.Regex");
 		dsck_error_found(err, "%.120s (at pattern byte %zu)", (const char *)msg, (size_t)at);
 		return dsck_error_set(err, DSCK_E_UNSUPPORTED, "PCRE2 cannot compile the Split regex");
+	}
+	if (re) {
+		/* RT-R15: the pattern compiled, and errors named, as written;
+		 * then compiled again with its classes widened to Unicode 16.0 */
+		size_t wlen = 0;
+		char *wide = dsck_tok_regex_widen(src, dsck_json_strlen(src), &wlen);
+		int nomem = !wide;
+		pcre2_code_free(c);
+		c = wide ? pcre2_compile((PCRE2_SPTR)wide, wlen, opts, &code, &at, NULL) : NULL;
+		free(wide);
+		if (!c) {
+			dsck_error_tensor(err, "pre_tokenizer.pattern.Regex");
+			return nomem ? dsck_error_set(err, DSCK_E_NOMEM, "Split regex")
+				     : dsck_error_set(err, DSCK_E_UNSUPPORTED,
+						      "PCRE2 cannot compile the Split regex with Unicode 16.0 classes");
+		}
 	}
 	(void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE); /* interpreter when no JIT */
 	t->re[t->n_re++] = c;

@@ -122,6 +122,15 @@ BASE_LINES = [
     "Mixed: English \u4e2d\u6587 \u65e5\u672c\u8a9e \ud55c\uad6d\uc5b4 \u0627\u0644\u0639\u0631\u0628\u064a\u0629 \u0939\u093f\u0928\u094d\u0926\u0940 123 \U0001F600",
     "Full-width: \uff21\uff22\uff23\uff11\uff12\uff13\uff01\uff1f",
     "Roman numerals \u2160 \u2161 \u2162 and circled \u2460 \u2461 \u2462 digits.",
+    # Unicode 15.0 to 16.0 (formats.md RT-R15): symbols (new emoji, IDCs),
+    # letters (CJK extensions H and I, Kawi, Garay), marks, digits and
+    # punctuation that PCRE2 10.42's Unicode 14.0 tables call unassigned
+    "New emoji \U0001FA75\U0001FAE8 and \U0001F6DC, a heart: \U0001FA75!",
+    "a\U0001FA75b \U0001FAE8\U0001FAE8 x\u2ffc\u2ffd y \u31e4 \u2427",
+    "CJK H \U00031350\U00031351\U000323AF and I \U0002EBF0\U0002EBF1 mixed \u4e00\U00031350",
+    "Kawi \U00011F04\U00011F05 Garay \U00010D4A\U00010D4B\U00010D69 letters, \U00010D40\U00010D41 digits",
+    "Digits \U000116D0\U000116D1 and \U0001E5F1\U0001E5F2 then 123; punctuation \u1b4e\u1b7f\U00011F43.",
+    "Marks: a\u0897 \u0cf3 \u0ece; Tulu \U00011380\U000113B8 \U000113D4",
 ]
 
 WORDS = ("time person year way day thing man world life hand part child eye woman place work week case point "

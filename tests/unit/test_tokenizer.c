@@ -14,6 +14,7 @@
 #include "chat.h"
 #include "io.h"
 #include "json.h"
+#include "tok_regex.h"
 #include "tokenizer.h"
 
 #include <fcntl.h>
@@ -381,6 +382,46 @@ static void check_malformed(void)
 	free(base);
 }
 
+/* RT-R15: the rewrite of a Split regex's classes. The widened class of S
+ * starts with the first range Unicode 16.0 added to it (U+2427..U+2429). */
+static void check_widen(void)
+{
+	static const struct {
+		const char *in, *starts, *ends;
+	} cases[] = {
+		{ "\\p{S}+", "[\\p{S}\\x{2427}-\\x{2429}", "]+" },
+		{ "\\pS", "[\\p{S}\\x{2427}-\\x{2429}", "]" },
+		{ " ?[\\p{P}\\p{S}]+", " ?[\\p{P}\\x{", "]+" },
+		{ "[^\\r\\n\\p{S}]?", "[^\\r\\n\\p{S}\\x{2427}-\\x{2429}", "]?" },
+		{ "\\P{S}", "[^\\p{S}\\x{2427}-\\x{2429}", "]" },
+	};
+	static const char *const same[] = {
+		"\\p{Lu}\\p{Han}\\d+", "[\\P{S}x]", "\\Q\\p{S}\\E", "\\[\\p", "[]\\p{Zs}]",
+		"[[:alpha:]\\]]", "",
+	};
+	int ok = 1;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t len = 0;
+		char *w = dsck_tok_regex_widen(cases[i].in, strlen(cases[i].in), &len);
+		size_t a = strlen(cases[i].starts), b = strlen(cases[i].ends);
+		int good = w && len == strlen(w) && len > a + b && memcmp(w, cases[i].starts, a) == 0 &&
+			   memcmp(w + len - b, cases[i].ends, b) == 0 && !strstr(w + a, "[");
+		if (!good)
+			printf("#   %s -> %.80s\n", cases[i].in, w ? w : "(null)");
+		ok &= good;
+		free(w);
+	}
+	CHECK(ok, "\\p{X} widened inside and outside classes, \\P{X} outside one negated");
+	ok = 1;
+	for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+		size_t len = 0;
+		char *w = dsck_tok_regex_widen(same[i], strlen(same[i]), &len);
+		ok &= w && strcmp(w, same[i]) == 0 && len == strlen(same[i]);
+		free(w);
+	}
+	CHECK(ok, "other properties, \\P{X} in a class, \\Q..\\E, escapes and POSIX classes unchanged");
+}
+
 int main(void)
 {
 	static const char *const names[] = { "synth", "trained" };
@@ -399,5 +440,6 @@ int main(void)
 	}
 	check_api();
 	check_malformed();
+	check_widen();
 	return test_done();
 }
