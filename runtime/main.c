@@ -7,6 +7,7 @@
  *   dsck-run logits -m DIR (--tokens LIST | -p TEXT) -o OUT.npy
  *                   [--all-positions] [--dump-layers DIR]
  *   dsck-run ppl -m DIR -f TEXT
+ *   dsck-run tokenize -m DIR (-p TEXT | -f FILE) [--lines] [--chat]
  *
  * Logits and hidden states are float32 .npy files numpy loads. Timing
  * (prefill and decode tokens/s, peak RSS) goes to stderr.
@@ -39,6 +40,7 @@ static const char usage_text[] =
 	"  generate  continue a prompt, streaming text to stdout (greedy at -T 0)\n"
 	"  logits    logits of a prompt as a float32 .npy file (-o)\n"
 	"  ppl       perplexity and mean negative log-likelihood of a text (-f)\n"
+	"  tokenize  the token ids of a text, as --tokens takes them (no weights read)\n"
 	"\n"
 	"  -m, --model DIR        checkpoint directory (HF layout, with tokenizer.json)\n"
 	"  -p, --prompt TEXT      prompt text\n"
@@ -49,6 +51,8 @@ static const char usage_text[] =
 	"                         input) is a prompt; they run together, and each\n"
 	"                         result is one JSON line, in order\n"
 	"      --parallel N       --prompts: sequences per forward call (default 8)\n"
+	"      --lines            tokenize: each line of the text on its own, one output\n"
+	"                         line each\n"
 	"  -n, --n-predict N      tokens to generate (default 64)\n"
 	"  -T, --temperature T    sampling temperature (default 0: greedy)\n"
 	"      --top-p P          nucleus sampling mass (default 1)\n"
@@ -71,11 +75,12 @@ static const char usage_text[] =
 	"  dsck-run generate -m ./tiny -p 'Hello' -n 16\n"
 	"  dsck-run generate -m ./tiny --prompts prompts.txt -n 32 > out.jsonl\n"
 	"  dsck-run logits -m ./tiny --tokens 1,5,9 --all-positions -o logits.npy\n"
-	"  dsck-run ppl -m ./tiny -f wiki.txt\n";
+	"  dsck-run ppl -m ./tiny -f wiki.txt\n"
+	"  dsck-run tokenize -m ./tiny -p 'Hello world'\n";
 
 struct opts {
 	const char *cmd, *model, *tokens, *output, *dump, *prompt, *file, *mtp, *prompts;
-	int all, quiet, chat;
+	int all, quiet, chat, lines;
 	unsigned threads, parallel;
 	uint64_t n_predict, ctx, seed;
 	float temperature, top_p;
@@ -109,7 +114,7 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_TOKENS = 256, OPT_ALL, OPT_DUMP, OPT_ATTN, OPT_CTX, OPT_VERSION, OPT_CHAT,
-	       OPT_TOPP, OPT_MTP, OPT_PROMPTS, OPT_PARALLEL };
+	       OPT_TOPP, OPT_MTP, OPT_PROMPTS, OPT_PARALLEL, OPT_LINES };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "prompt", required_argument, NULL, 'p' },
@@ -117,6 +122,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "chat", no_argument, NULL, OPT_CHAT },
 		{ "prompts", required_argument, NULL, OPT_PROMPTS },
 		{ "parallel", required_argument, NULL, OPT_PARALLEL },
+		{ "lines", no_argument, NULL, OPT_LINES },
 		{ "temperature", required_argument, NULL, 'T' },
 		{ "top-p", required_argument, NULL, OPT_TOPP },
 		{ "seed", required_argument, NULL, 's' },
@@ -150,6 +156,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'f': o->file = optarg; break;
 		case OPT_CHAT: o->chat = 1; break;
 		case OPT_PROMPTS: o->prompts = optarg; break;
+		case OPT_LINES: o->lines = 1; break;
 		case OPT_PARALLEL:
 			if (parse_u64(optarg, 256, &v) || v == 0)
 				return usage_error("--parallel needs a sequence count from 1 to 256");
@@ -209,13 +216,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (optind >= argc)
-		return usage_error("missing COMMAND (generate, logits or ppl)");
+		return usage_error("missing COMMAND (generate, logits, ppl or tokenize)");
 	o->cmd = argv[optind++];
 	if (optind != argc)
 		return usage_error("unexpected argument after the options");
 	if (strcmp(o->cmd, "logits") != 0 && strcmp(o->cmd, "generate") != 0 &&
-	    strcmp(o->cmd, "ppl") != 0)
-		return usage_error("COMMAND is generate, logits or ppl");
+	    strcmp(o->cmd, "ppl") != 0 && strcmp(o->cmd, "tokenize") != 0)
+		return usage_error("COMMAND is generate, logits, ppl or tokenize");
+	if (strcmp(o->cmd, "tokenize") == 0 && (o->tokens || o->prompts))
+		return usage_error("tokenize reads text: -p TEXT or -f FILE");
+	if (o->lines && strcmp(o->cmd, "tokenize") != 0)
+		return usage_error("--lines is for tokenize");
 	if (!o->model)
 		return usage_error("-m DIR is required");
 	if (o->prompts && strcmp(o->cmd, "generate") != 0)
@@ -455,6 +466,57 @@ static enum dsck_err run_prompts(const struct opts *o, const struct dsck_model *
 	return rc;
 }
 
+/* tokenize: the ids of the text as the model would get them (BOS as the
+ * tokenizer config says, --chat formatting), comma-separated; with --lines
+ * each line of the text alone (CR LF accepted). */
+static enum dsck_err run_tokenize(const struct opts *o, const struct dsck_tok *tok,
+				  struct dsck_error *err)
+{
+	if (!o->lines) {
+		uint32_t *ids = NULL;
+		size_t n = 0;
+		enum dsck_err rc = prompt_ids(o, tok, &ids, &n, err);
+		for (size_t i = 0; !rc && i < n; i++)
+			printf("%s%u", i ? "," : "", ids[i]);
+		if (!rc)
+			printf("\n");
+		free(ids);
+		return rc;
+	}
+	char *text = NULL;
+	size_t len = 0;
+	enum dsck_err rc;
+	if (o->file && strcmp(o->file, "-") == 0)
+		rc = dsck_fd_read_all(0, "standard input", 1ull << 30, &text, &len, err);
+	else if (o->file)
+		rc = dsck_file_read_all(o->file, 1ull << 30, &text, &len, err);
+	else {
+		text = strdup(o->prompt);
+		len = text ? strlen(text) : 0;
+		rc = text ? DSCK_OK : dsck_error_set(err, DSCK_E_NOMEM, "text");
+	}
+	for (char *line = text, *nl; !rc && line && line < text + len; line = nl ? nl + 1 : NULL) {
+		nl = memchr(line, '\n', (size_t)(text + len - line));
+		size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+		if (ll && line[ll - 1] == '\r')
+			ll--;
+		line[ll] = '\0';
+		struct opts one = *o;
+		one.file = NULL;
+		one.prompt = line;
+		uint32_t *ids = NULL;
+		size_t n = 0;
+		rc = prompt_ids(&one, tok, &ids, &n, err);
+		for (size_t i = 0; !rc && i < n; i++)
+			printf("%s%u", i ? "," : "", ids[i]);
+		if (!rc)
+			printf("\n");
+		free(ids);
+	}
+	free(text);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -495,6 +557,15 @@ int main(int argc, char **argv)
 		if (rc && !(o.tokens && rc == DSCK_E_NOT_FOUND))
 			goto fail;
 		dsck_error_clear(&err);
+	}
+	if (strcmp(o.cmd, "tokenize") == 0) {
+		if (!tok) {
+			rc = dsck_error_set(&err, DSCK_E_NOT_FOUND, "tokenize needs the model's tokenizer.json");
+			goto fail;
+		}
+		if ((rc = run_tokenize(&o, tok, &err)))
+			goto fail;
+		goto done;
 	}
 	if (o.prompts) {
 		struct dsck_model_opts pmo = { o.threads, o.attn, o.ctx, ranks > 0 ? &comm : NULL };

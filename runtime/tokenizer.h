@@ -56,8 +56,8 @@
  * tokenizers 0.23). PCRE2 10.42 has Unicode 14.0, so every \p{L}, \p{M},
  * \p{N}, \p{P} and \p{S} of a Split regex is widened by the 10,294 code
  * points Unicode 16.0 added to it (tok_regex.h, formats.md RT-R15): ids
- * then equal tokenizers' for every assigned code point (159,834 of Unicode
- * 17.0, each in five contexts, tested by hand).
+ * then equal tokenizers' for every assigned code point (159,801 of Unicode
+ * 17.0, each in five contexts: tests/oracle/compare_tokenizer_unicode.py).
  *
  * Decoding follows tokenizers' ByteLevel decoder: each token's characters
  * are mapped back to bytes (a token with a character outside the byte map,

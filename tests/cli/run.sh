@@ -173,6 +173,18 @@ ok $? "--prompts --ctx 10: each prompt ends with stop ctx"
 printf 'abc\nabcdefghijklmnopqrstuvwxyz\n' | "$run" generate -q -m "$tmp/planted" --prompts - --ctx 10 >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 1 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "in prompt 1" "$tmp/err"
 ok $? "--prompts: a prompt longer than --ctx: exit 1 before anything runs, one line naming it"
+# RT-R16: tokenize gives the ids logits --tokens takes, line by line too
+ids=$("$run" tokenize -m "$tmp/planted" -p hello) &&
+	"$run" logits -q -m "$tmp/planted" --tokens "$ids" -o "$tmp/tk.npy" &&
+	"$run" logits -q -m "$tmp/planted" -p hello -o "$tmp/tp.npy" && cmp -s "$tmp/tk.npy" "$tmp/tp.npy"
+ok $? "tokenize: its ids through logits --tokens = logits -p of the text"
+printf 'hello\r\nabc\n\nk' | "$run" tokenize -m "$tmp/planted" -f - --lines >"$tmp/tl" &&
+	[ "$(wc -l <"$tmp/tl")" -eq 4 ] && [ "$(head -1 "$tmp/tl")" = "$ids" ] &&
+	[ "$(sed -n 3p "$tmp/tl")" = "$("$run" tokenize -m "$tmp/planted" -p '')" ]
+ok $? "tokenize --lines: one line of ids per input line (CR LF trimmed, empty lines kept)"
+"$run" tokenize -m "$tmp/planted" --tokens 1 >/dev/null 2>&1
+[ $? -eq 2 ]
+ok $? "tokenize --tokens: exit 2"
 printf '\n\n' >"$tmp/noprompts"
 "$run" generate -q -m "$tmp/tiny" --prompts "$tmp/noprompts" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ]
