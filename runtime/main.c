@@ -400,9 +400,11 @@ static enum dsck_err run_prompts(const struct opts *o, const struct dsck_model *
 	enum dsck_err rc;
 	rc = strcmp(o->prompts, "-") == 0 ? dsck_fd_read_all(0, "standard input", 1ull << 30, &text, &len, err)
 					  : dsck_file_read_all(o->prompts, 1ull << 30, &text, &len, err);
+	size_t lineno = 0;
 	for (char *line = text, *nl; !rc && line && line < text + len; line = nl ? nl + 1 : NULL) {
 		nl = memchr(line, '\n', (size_t)(text + len - line));
 		size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+		lineno++;
 		if (ll && line[ll - 1] == '\r')
 			ll--;
 		if (ll == 0)
@@ -428,8 +430,13 @@ static enum dsck_err run_prompts(const struct opts *o, const struct dsck_model *
 		else if (!o->chat)
 			rc = dsck_tok_encode(tok, line, ll, DSCK_TOK_BOS_DEFAULT, &ids[count], &n[count], err);
 		free(chat);
-		if (rc)
+		if (rc) { /* name the line: the byte offset is within it */
+			char where[4200];
+			snprintf(where, sizeof where, "%s line %zu",
+				 strcmp(o->prompts, "-") == 0 ? "standard input" : o->prompts, lineno);
+			dsck_error_file(err, where);
 			break;
+		}
 		count++;
 		if (n[count - 1] == 0) {
 			rc = dsck_error_set(err, DSCK_E_USAGE, "prompt %zu has no tokens", count - 1);
@@ -495,9 +502,11 @@ static enum dsck_err run_tokenize(const struct opts *o, const struct dsck_tok *t
 		len = text ? strlen(text) : 0;
 		rc = text ? DSCK_OK : dsck_error_set(err, DSCK_E_NOMEM, "text");
 	}
+	size_t lineno = 0;
 	for (char *line = text, *nl; !rc && line && line < text + len; line = nl ? nl + 1 : NULL) {
 		nl = memchr(line, '\n', (size_t)(text + len - line));
 		size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+		lineno++;
 		if (ll && line[ll - 1] == '\r')
 			ll--;
 		line[ll] = '\0';
@@ -512,6 +521,13 @@ static enum dsck_err run_tokenize(const struct opts *o, const struct dsck_tok *t
 		if (!rc)
 			printf("\n");
 		free(ids);
+		if (rc) { /* name the line: the byte offset is within it */
+			char where[4200];
+			snprintf(where, sizeof where, "%s line %zu",
+				 !o->file ? "the prompt" : strcmp(o->file, "-") == 0 ? "standard input" : o->file,
+				 lineno);
+			dsck_error_file(err, where);
+		}
 	}
 	free(text);
 	return rc;

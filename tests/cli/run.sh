@@ -182,6 +182,9 @@ printf 'hello\r\nabc\n\nk' | "$run" tokenize -m "$tmp/planted" -f - --lines >"$t
 	[ "$(wc -l <"$tmp/tl")" -eq 4 ] && [ "$(head -1 "$tmp/tl")" = "$ids" ] &&
 	[ "$(sed -n 3p "$tmp/tl")" = "$("$run" tokenize -m "$tmp/planted" -p '')" ]
 ok $? "tokenize --lines: one line of ids per input line (CR LF trimmed, empty lines kept)"
+printf 'ok\n\n\377x\n' | "$run" generate -q -m "$tmp/planted" --prompts - -n 2 >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "standard input line 3: byte 0: invalid UTF-8" "$tmp/err"
+ok $? "--prompts: invalid UTF-8 on line 3: exit 1, one line naming the line and byte"
 "$run" tokenize -m "$tmp/planted" --tokens 1 >/dev/null 2>&1
 [ $? -eq 2 ]
 ok $? "tokenize --tokens: exit 2"
