@@ -303,6 +303,36 @@ static double peak_rss_mib(void)
 	return (double)ru.ru_maxrss / 1024.0;
 }
 
+/* The text of FILE ("-": standard input) or else of the prompt, into a
+ * new buffer *text of *len bytes that the caller frees. */
+static enum dsck_err read_text(const char *file, const char *prompt, char **text, size_t *len,
+			       struct dsck_error *err)
+{
+	if (file && strcmp(file, "-") == 0)
+		return dsck_fd_read_all(0, "standard input", 1ull << 30, text, len, err);
+	if (file)
+		return dsck_file_read_all(file, 1ull << 30, text, len, err);
+	*text = strdup(prompt);
+	*len = *text ? strlen(*text) : 0;
+	return *text ? DSCK_OK : dsck_error_set(err, DSCK_E_NOMEM, "text");
+}
+
+/* The next line of [*cur, end), NUL-terminated in place without its LF or
+ * CR LF, its length in *ll; *cur moves past it. NULL when none is left. */
+static char *next_line(char **cur, char *end, size_t *ll)
+{
+	char *line = *cur;
+	if (!line || line >= end)
+		return NULL;
+	char *nl = memchr(line, '\n', (size_t)(end - line));
+	*ll = nl ? (size_t)(nl - line) : (size_t)(end - line);
+	*cur = nl ? nl + 1 : end;
+	if (*ll && line[*ll - 1] == '\r')
+		(*ll)--;
+	line[*ll] = '\0';
+	return line;
+}
+
 /* The prompt as token ids: --tokens, or text through the tokenizer
  * (chat-formatted with --chat; BOS as tokenizer_config says). */
 static enum dsck_err prompt_ids(const struct opts *o, const struct dsck_tok *tok,
@@ -317,15 +347,7 @@ static enum dsck_err prompt_ids(const struct opts *o, const struct dsck_tok *tok
 					      "--tokens takes comma-separated token ids: 0,15,7");
 		return DSCK_OK;
 	}
-	if (o->file && strcmp(o->file, "-") == 0)
-		rc = dsck_fd_read_all(0, "standard input", 1ull << 30, &text, &len, err);
-	else if (o->file)
-		rc = dsck_file_read_all(o->file, 1ull << 30, &text, &len, err);
-	else {
-		text = strdup(o->prompt);
-		len = text ? strlen(text) : 0;
-		rc = text ? DSCK_OK : dsck_error_set(err, DSCK_E_NOMEM, "prompt");
-	}
+	rc = read_text(o->file, o->prompt, &text, &len, err);
 	if (!rc && o->chat) {
 		rc = dsck_chat_format(tok, text, &chat, err);
 		if (!rc)
@@ -398,15 +420,11 @@ static enum dsck_err run_prompts(const struct opts *o, const struct dsck_model *
 	uint32_t **ids = NULL;
 	size_t *n = NULL;
 	enum dsck_err rc;
-	rc = strcmp(o->prompts, "-") == 0 ? dsck_fd_read_all(0, "standard input", 1ull << 30, &text, &len, err)
-					  : dsck_file_read_all(o->prompts, 1ull << 30, &text, &len, err);
-	size_t lineno = 0;
-	for (char *line = text, *nl; !rc && line && line < text + len; line = nl ? nl + 1 : NULL) {
-		nl = memchr(line, '\n', (size_t)(text + len - line));
-		size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+	rc = read_text(o->prompts, NULL, &text, &len, err);
+	size_t lineno = 0, ll = 0;
+	char *cur = text, *line;
+	while (!rc && (line = next_line(&cur, text + len, &ll))) {
 		lineno++;
-		if (ll && line[ll - 1] == '\r')
-			ll--;
 		if (ll == 0)
 			continue;
 		if (count == cap) {
@@ -423,7 +441,6 @@ static enum dsck_err run_prompts(const struct opts *o, const struct dsck_model *
 			}
 			cap = nc;
 		}
-		line[ll] = '\0';
 		char *chat = NULL;
 		if (o->chat && !(rc = dsck_chat_format(tok, line, &chat, err)))
 			rc = dsck_tok_encode(tok, chat, strlen(chat), 0, &ids[count], &n[count], err);
@@ -493,23 +510,11 @@ static enum dsck_err run_tokenize(const struct opts *o, const struct dsck_tok *t
 	char *text = NULL;
 	size_t len = 0;
 	enum dsck_err rc;
-	if (o->file && strcmp(o->file, "-") == 0)
-		rc = dsck_fd_read_all(0, "standard input", 1ull << 30, &text, &len, err);
-	else if (o->file)
-		rc = dsck_file_read_all(o->file, 1ull << 30, &text, &len, err);
-	else {
-		text = strdup(o->prompt);
-		len = text ? strlen(text) : 0;
-		rc = text ? DSCK_OK : dsck_error_set(err, DSCK_E_NOMEM, "text");
-	}
-	size_t lineno = 0;
-	for (char *line = text, *nl; !rc && line && line < text + len; line = nl ? nl + 1 : NULL) {
-		nl = memchr(line, '\n', (size_t)(text + len - line));
-		size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+	rc = read_text(o->file, o->prompt, &text, &len, err);
+	size_t lineno = 0, ll = 0;
+	char *cur = text, *line;
+	while (!rc && (line = next_line(&cur, text + len, &ll))) {
 		lineno++;
-		if (ll && line[ll - 1] == '\r')
-			ll--;
-		line[ll] = '\0';
 		struct opts one = *o;
 		one.file = NULL;
 		one.prompt = line;
