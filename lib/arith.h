@@ -8,8 +8,10 @@
 #ifndef DSCK_ARITH_H
 #define DSCK_ARITH_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 static inline int dsck_add_u64(uint64_t a, uint64_t b, uint64_t *out)
 {
@@ -57,6 +59,22 @@ static inline int dsck_u64_to_size(uint64_t a, size_t *out)
 	if (a > (uint64_t)SIZE_MAX)
 		return 1;
 	*out = (size_t)a;
+	return 0;
+}
+
+/* A decimal unsigned integer that is the whole of s (no sign, no space),
+ * at most max: 0 and *out set, or -1 (out of range, overflow, other text).
+ * For command-line values. */
+static inline int dsck_u64_parse(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	if (!s || s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
 	return 0;
 }
 

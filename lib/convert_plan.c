@@ -14,6 +14,7 @@
 #include "io.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,10 @@ int dsck_size_parse(const char *s, uint64_t *out)
 	char *end;
 	if (!s || !isdigit((unsigned char)s[0]))
 		return -1;
+	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
+	if (errno) /* out of range */
+		return -1;
 	uint64_t mul = 1;
 	static const struct { const char *suf; uint64_t mul; } tab[] = {
 		{ "", 1 }, { "B", 1 },

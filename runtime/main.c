@@ -12,6 +12,7 @@
  * Logits and hidden states are float32 .npy files numpy loads. Timing
  * (prefill and decode tokens/s, peak RSS) goes to stderr.
  */
+#include "arith.h"
 #include "ckpt.h"
 #include "model.h"
 #include "npy.h"
@@ -101,16 +102,6 @@ static int die_error(const struct dsck_error *e)
 	return dsck_err_exit_code(e->code);
 }
 
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*end || s[0] < '0' || s[0] > '9' || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_TOKENS = 256, OPT_ALL, OPT_DUMP, OPT_ATTN, OPT_CTX, OPT_VERSION, OPT_CHAT,
@@ -158,7 +149,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_PROMPTS: o->prompts = optarg; break;
 		case OPT_LINES: o->lines = 1; break;
 		case OPT_PARALLEL:
-			if (parse_u64(optarg, 256, &v) || v == 0)
+			if (dsck_u64_parse(optarg, 256, &v) || v == 0)
 				return usage_error("--parallel needs a sequence count from 1 to 256");
 			o->parallel = (unsigned)v;
 			break;
@@ -173,7 +164,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return usage_error("--top-p takes a number in (0, 1]");
 			break;
 		case 's':
-			if (parse_u64(optarg, UINT64_MAX, &o->seed))
+			if (dsck_u64_parse(optarg, UINT64_MAX, &o->seed))
 				return usage_error("--seed takes a non-negative integer");
 			break;
 		case OPT_TOKENS: o->tokens = optarg; break;
@@ -182,7 +173,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_DUMP: o->dump = optarg; break;
 		case OPT_MTP: o->mtp = optarg; break;
 		case 'n':
-			if (parse_u64(optarg, 1u << 20, &o->n_predict))
+			if (dsck_u64_parse(optarg, 1u << 20, &o->n_predict))
 				return usage_error("-n needs a token count");
 			break;
 		case OPT_ATTN:
@@ -194,11 +185,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return usage_error("--attn takes naive or absorb");
 			break;
 		case OPT_CTX:
-			if (parse_u64(optarg, 1u << 24, &o->ctx) || o->ctx == 0)
+			if (dsck_u64_parse(optarg, 1u << 24, &o->ctx) || o->ctx == 0)
 				return usage_error("--ctx needs a position count");
 			break;
 		case 't':
-			if (parse_u64(optarg, 1024, &v) || v == 0)
+			if (dsck_u64_parse(optarg, 1024, &v) || v == 0)
 				return usage_error("-t needs a thread count from 1 to 1024");
 			o->threads = (unsigned)v;
 			break;

@@ -8,6 +8,7 @@
  * through the streaming engine (lib/plan.h). --plan prints what each rank
  * gets, or why a rank count is refused and which ones work.
  */
+#include "arith.h"
 #include "ckpt.h"
 #include "convert_plan.h"
 #include "plan.h"
@@ -89,14 +90,10 @@ static int die_error(const struct dsck_error *e)
 	return dsck_err_exit_code(e->code);
 }
 
+/* A count from 1 to max. */
 static int parse_count(const char *s, uint64_t max, uint64_t *out)
 {
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*end || s[0] < '0' || s[0] > '9' || v < 1 || v > max)
-		return -1;
-	*out = v;
-	return 0;
+	return dsck_u64_parse(s, max, out) || *out < 1 ? -1 : 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)

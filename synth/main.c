@@ -5,6 +5,7 @@
  * progress line on a terminal, print one summary (text or --json) on
  * stdout. Exit codes: 0 ok, 1 invalid input, 2 usage, 3 I/O.
  */
+#include "arith.h"
 #include "err.h"
 #include "synth.h"
 
@@ -73,20 +74,6 @@ static int fail_usage(const char *fmt, const char *arg)
 	return fail(&e);
 }
 
-/* Decimal unsigned integer, the whole string, at most max. */
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	if (!s[0] || s[0] == '-' || s[0] == '+')
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 struct progress_state {
 	int last_pct;
 };
@@ -148,7 +135,7 @@ int main(int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case O_LAYERS:
 		case O_EXPERTS:
-			if (parse_u64(optarg, 1u << 20, &v) != 0)
+			if (dsck_u64_parse(optarg, 1u << 20, &v) != 0)
 				return fail_usage("not a layer or expert count: '%s'", optarg);
 			if (c == O_LAYERS)
 				o.layers = (int64_t)v;
@@ -164,7 +151,7 @@ int main(int argc, char **argv)
 				return fail_usage("--dtype must be fp8 or bf16, not '%s'", optarg);
 			break;
 		case O_SEED:
-			if (parse_u64(optarg, UINT64_MAX, &o.seed) != 0)
+			if (dsck_u64_parse(optarg, UINT64_MAX, &o.seed) != 0)
 				return fail_usage("--seed needs an unsigned integer, not '%s'",
 						  optarg);
 			break;

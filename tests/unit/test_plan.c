@@ -6,6 +6,8 @@
  */
 #include "../test.h"
 
+#include "arith.h"
+
 #include "../../kernels/convert.h"
 #include "ckpt.h"
 #include "config.h"
@@ -378,6 +380,15 @@ static void test_size_parse(void)
 	CHECK(dsck_size_parse("5XB", &sz) != 0 && dsck_size_parse("", &sz) != 0 &&
 	      dsck_size_parse("-1", &sz) != 0 && dsck_size_parse("99999999999TB", &sz) != 0,
 	      "bad sizes refused");
+	CHECK(dsck_size_parse("99999999999999999999", &sz) != 0 &&
+	      dsck_size_parse("18446744073709551615", &sz) == 0 && sz == UINT64_MAX,
+	      "a number past 2^64 - 1 refused, 2^64 - 1 taken");
+	CHECK(dsck_u64_parse("18446744073709551615", UINT64_MAX, &sz) == 0 && sz == UINT64_MAX &&
+	      dsck_u64_parse("18446744073709551616", UINT64_MAX, &sz) != 0 &&
+	      dsck_u64_parse("12", 11, &sz) != 0 && dsck_u64_parse("+1", 9, &sz) != 0 &&
+	      dsck_u64_parse(" 1", 9, &sz) != 0 && dsck_u64_parse("1x", 9, &sz) != 0 &&
+	      dsck_u64_parse("", 9, &sz) != 0 && dsck_u64_parse("0", 9, &sz) == 0 && sz == 0,
+	      "dsck_u64_parse: whole decimal text within max, overflow refused");
 }
 
 int main(void)
