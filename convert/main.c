@@ -372,16 +372,9 @@ int main(int argc, char **argv)
 		cJSON_Delete(doc);
 	}
 	if (!o.quiet) {
-		char a[32], b[32], c[32];
-		fprintf(stderr, "dsck-convert: %zu files written", res.files_written);
-		if (res.files_kept)
-			fprintf(stderr, ", %zu kept from the interrupted run", res.files_kept);
-		if (res.files_redone)
-			fprintf(stderr, ", %zu redone after failing their check", res.files_redone);
-		fprintf(stderr, "; read %s, wrote %s in %.1f s (%s/s)\n",
-			dsck_format_bytes(a, sizeof a, res.bytes_read),
-			dsck_format_bytes(b, sizeof b, res.bytes_written), dt,
-			dsck_format_bytes(c, sizeof c, dt > 0 ? (uint64_t)((double)res.bytes_written / dt) : 0));
+		char line[320];
+		dsck_plan_result_line(&res, dt, line, sizeof line);
+		fprintf(stderr, "dsck-convert: %s\n", line);
 	}
 	status = 0;
 	goto done;

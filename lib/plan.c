@@ -335,6 +335,21 @@ enum dsck_err dsck_plan_check_space(const struct dsck_plan *p, const char *dst,
 			      "not enough disk space for the output; free some or choose another DST (--no-space-check skips this check)");
 }
 
+void dsck_plan_result_line(const struct dsck_plan_result *res, double seconds, char *buf,
+			   size_t n)
+{
+	char kept[64] = "", redone[64] = "", a[32], b[32], c[32];
+	if (res->files_kept)
+		snprintf(kept, sizeof kept, ", %zu kept from the interrupted run", res->files_kept);
+	if (res->files_redone)
+		snprintf(redone, sizeof redone, ", %zu redone after failing their check",
+			 res->files_redone);
+	snprintf(buf, n, "%zu files written%s%s; read %s, wrote %s in %.1f s (%s/s)",
+		 res->files_written, kept, redone, dsck_format_bytes(a, sizeof a, res->bytes_read),
+		 dsck_format_bytes(b, sizeof b, res->bytes_written), seconds,
+		 dsck_format_bytes(c, sizeof c, seconds > 0 ? (uint64_t)((double)res->bytes_written / seconds) : 0));
+}
+
 cJSON *dsck_plan_result_json(const struct dsck_plan_result *res, const char *dst,
 			     double seconds)
 {

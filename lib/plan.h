@@ -193,6 +193,12 @@ enum dsck_err dsck_plan_execute(const struct dsck_plan *p,
 enum dsck_err dsck_plan_check_space(const struct dsck_plan *p, const char *dst,
 				    uint64_t free_bytes, struct dsck_error *err);
 
+/* The result as one line for people, without a tool name or newline:
+ * "N files written[, K kept from the interrupted run][, R redone after
+ * failing their check]; read X, wrote Y in T s (Z/s)", cut to n bytes. */
+void dsck_plan_result_line(const struct dsck_plan_result *res, double seconds, char *buf,
+			   size_t n);
+
 /* The result as a JSON object for --json (the caller deletes it); NULL
  * when out of memory. */
 struct cJSON;

@@ -343,15 +343,9 @@ int main(int argc, char **argv)
 		cJSON_Delete(doc);
 	}
 	if (!o.quiet) {
-		char a[32], b[32];
-		fprintf(stderr, "dsck-shard: %zu files written", res.files_written);
-		if (res.files_kept)
-			fprintf(stderr, ", %zu kept from the interrupted run", res.files_kept);
-		if (res.files_redone)
-			fprintf(stderr, ", %zu redone after failing their check", res.files_redone);
-		fprintf(stderr, "; read %s, wrote %s in %.1f s\n",
-			dsck_format_bytes(a, sizeof a, res.bytes_read),
-			dsck_format_bytes(b, sizeof b, res.bytes_written), dt);
+		char line[320];
+		dsck_plan_result_line(&res, dt, line, sizeof line);
+		fprintf(stderr, "dsck-shard: %s\n", line);
 	}
 	status = 0;
 	goto done;
