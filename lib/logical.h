@@ -18,6 +18,23 @@
 /* 2-D view of a shape: 0-D is 1x1, 1-D is 1 x n, else shape[0] x the rest. */
 void dsck_shape_2d(uint32_t ndim, const uint64_t *shape, uint64_t *rows, uint64_t *cols);
 
+/* A rectangle of a 2-D view: rows [r0, r0 + rows) x cols [c0, c0 + cols). */
+struct dsck_rect {
+	uint64_t r0, c0, rows, cols;
+};
+
+/* The overlap of a and b into *out: 1, or 0 when they share no element. */
+static inline int dsck_rect_overlap(struct dsck_rect a, struct dsck_rect b, struct dsck_rect *out)
+{
+	uint64_t r0 = a.r0 > b.r0 ? a.r0 : b.r0, c0 = a.c0 > b.c0 ? a.c0 : b.c0;
+	uint64_t r1 = a.r0 + a.rows < b.r0 + b.rows ? a.r0 + a.rows : b.r0 + b.rows;
+	uint64_t c1 = a.c0 + a.cols < b.c0 + b.cols ? a.c0 + a.cols : b.c0 + b.cols;
+	if (r0 >= r1 || c0 >= c1)
+		return 0;
+	*out = (struct dsck_rect){ r0, c0, r1 - r0, c1 - c0 };
+	return 1;
+}
+
 struct dsck_lpiece {
 	uint32_t phys;              /* ck->tensors index */
 	uint64_t r0, c0, rows, cols; /* the rectangle of the logical view it covers */

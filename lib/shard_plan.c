@@ -170,14 +170,12 @@ static enum dsck_err emit(struct dsck_plan *p, const struct dsck_logical *v,
 	pt.piece0 = (uint32_t)p->n_pieces;
 	for (uint32_t k = 0; k < lt->np && !rc; k++) {
 		const struct dsck_lpiece *q = &v->p[lt->p0 + k];
-		uint64_t a0 = q->r0 > r0 ? q->r0 : r0;
-		uint64_t a1 = q->r0 + q->rows < r0 + rows ? q->r0 + q->rows : r0 + rows;
-		uint64_t b0 = q->c0 > c0 ? q->c0 : c0;
-		uint64_t b1 = q->c0 + q->cols < c0 + cols ? q->c0 + q->cols : c0 + cols;
-		if (a0 >= a1 || b0 >= b1)
+		struct dsck_rect o;
+		if (!dsck_rect_overlap((struct dsck_rect){ q->r0, q->c0, q->rows, q->cols },
+				       (struct dsck_rect){ r0, c0, rows, cols }, &o))
 			continue;
-		struct dsck_plan_piece pc = { q->phys, a0 - q->r0, b0 - q->c0,
-					      a0 - r0, b0 - c0, a1 - a0, b1 - b0 };
+		struct dsck_plan_piece pc = { q->phys, o.r0 - q->r0, o.c0 - q->c0,
+					      o.r0 - r0, o.c0 - c0, o.rows, o.cols };
 		rc = dsck_plan_add_piece(p, &pc, NULL, err);
 		pt.npieces++;
 	}

@@ -259,20 +259,18 @@ enum dsck_err dsck_weight_get_rect(const struct dsck_wmap *cm, const char *name,
 		return dsck_error_set(err, DSCK_E_NOMEM, "weight pieces");
 	for (uint32_t k = 0; k < whole.np; k++) {
 		const struct dsck_wpiece *q = &whole.p[k];
-		uint64_t a0 = q->row0 > r0 ? q->row0 : r0;
-		uint64_t a1 = q->row0 + q->rows < r0 + rows ? q->row0 + q->rows : r0 + rows;
-		uint64_t b0 = q->col0 > c0 ? q->col0 : c0;
-		uint64_t b1 = q->col0 + q->cols < c0 + cols ? q->col0 + q->cols : c0 + cols;
-		if (a0 >= a1 || b0 >= b1)
+		struct dsck_rect o;
+		if (!dsck_rect_overlap((struct dsck_rect){ q->row0, q->col0, q->rows, q->cols },
+				       (struct dsck_rect){ r0, c0, rows, cols }, &o))
 			continue;
 		struct dsck_wpiece *p = &w->p[w->np++];
 		*p = *q;
-		p->sr0 = q->sr0 + (a0 - q->row0);
-		p->sc0 = q->sc0 + (b0 - q->col0);
-		p->row0 = a0 - r0;
-		p->col0 = b0 - c0;
-		p->rows = a1 - a0;
-		p->cols = b1 - b0;
+		p->sr0 = q->sr0 + (o.r0 - q->row0);
+		p->sc0 = q->sc0 + (o.c0 - q->col0);
+		p->row0 = o.r0 - r0;
+		p->col0 = o.c0 - c0;
+		p->rows = o.rows;
+		p->cols = o.cols;
 	}
 	return DSCK_OK;
 }
