@@ -32,26 +32,18 @@ one per file or per check; exits 1 on any failure.
 import json
 import os
 import re
-import struct
 import sys
 
 try:
     import ml_dtypes
     import numpy as np
-    from safetensors import safe_open
+    import oracle_st as ost
 except ImportError as e:  # tests/run.sh skips the oracles without them
     print("# SKIP check_convert.py: %s" % e)
     sys.exit(0)
 
 BLOCK = 128
 E4M3 = ml_dtypes.float8_e4m3fn
-DTYPES = {
-    "F8_E4M3": E4M3, "F8_E5M2": ml_dtypes.float8_e5m2,
-    "BF16": ml_dtypes.bfloat16, "F16": np.float16, "F32": np.float32,
-    "F64": np.float64, "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8,
-    "I16": np.int16, "U16": np.uint16, "I32": np.int32, "U32": np.uint32,
-    "I64": np.int64, "U64": np.uint64,
-}
 TARGET = {"bf16": "BF16", "f16": "F16", "f32": "F32"}
 TORCH_DTYPE = {"bf16": "bfloat16", "f16": "float16", "f32": "float32"}
 COPIED_FILES = ("tokenizer.json", "tokenizer_config.json", "generation_config.json")
@@ -64,68 +56,6 @@ QUANT_RE = re.compile(
 QUANT_CONFIG = {"activation_scheme": "dynamic", "fmt": "e4m3",
                 "quant_method": "fp8", "weight_block_size": [128, 128]}
 
-n_run = 0
-n_fail = 0
-
-
-def check(ok, what, notes=()):
-    global n_run, n_fail
-    n_run += 1
-    if not ok:
-        n_fail += 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", n_run, what))
-    for line in ([] if ok else list(notes)[:8]):
-        print("#   " + line)
-    sys.stdout.flush()
-
-
-# --- safetensors, parsed here -------------------------------------------
-
-class Shard:
-    """One .safetensors file: header parsed here, tensors read on demand."""
-
-    def __init__(self, path):
-        self.path = path
-        self.size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            (n,) = struct.unpack("<Q", f.read(8))
-            hdr = json.loads(f.read(n))
-        self.base = 8 + n
-        self.meta = hdr.pop("__metadata__", None)
-        self.tensors = hdr  # name -> {dtype, shape, data_offsets}
-
-    def layout_errors(self):
-        """Offsets contiguous from 0, sizes matching dtype x shape, file size."""
-        errs = []
-        spans = sorted((t["data_offsets"][0], t["data_offsets"][1], k)
-                       for k, t in self.tensors.items())
-        pos = 0
-        for b, e, k in spans:
-            t = self.tensors[k]
-            dt = DTYPES.get(t["dtype"])
-            want = int(np.prod(t["shape"], dtype=np.int64)) * (np.dtype(dt).itemsize if dt else 1)
-            if b != pos:
-                errs.append("%s: starts at %d, expected %d" % (k, b, pos))
-            if dt is not None and e - b != want:
-                errs.append("%s: %d bytes for %s %s" % (k, e - b, t["dtype"], t["shape"]))
-            pos = e
-        if self.base + pos != self.size:
-            errs.append("file size %d, header says %d" % (self.size, self.base + pos))
-        if self.base % 8:
-            errs.append("data starts at %d, not 8-aligned" % self.base)
-        return errs
-
-    def raw(self, name):
-        b, e = self.tensors[name]["data_offsets"]
-        with open(self.path, "rb") as f:
-            f.seek(self.base + b)
-            return f.read(e - b)
-
-    def array(self, name):
-        t = self.tensors[name]
-        return np.frombuffer(self.raw(name), dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
-
-
 class Checkpoint:
     def __init__(self, d):
         self.dir = d
@@ -133,7 +63,7 @@ class Checkpoint:
             self.index = json.load(f)
         self.wmap = self.index["weight_map"]
         self.shard_names = sorted(set(self.wmap.values()))
-        self.shards = {s: Shard(os.path.join(d, s)) for s in self.shard_names}
+        self.shards = {s: ost.Shard(os.path.join(d, s)) for s in self.shard_names}
         self.where = {}  # tensor -> shard name, from the shard headers
         for s, sh in self.shards.items():
             for k in sh.tensors:
@@ -222,28 +152,6 @@ def first_diff(a, b):
         ne.size, a.size, i, float(a[i]), float(b[i]))
 
 
-def safe_open_check(sh):
-    """Opens with safetensors' numpy backend; compares what it can return."""
-    errs = []
-    try:
-        with safe_open(sh.path, framework="numpy") as f:
-            keys = set(f.keys())
-            if keys != set(sh.tensors):
-                errs.append("safe_open keys differ from the header")
-            for k in sorted(keys):
-                if sh.tensors[k]["dtype"].startswith("F8"):
-                    continue  # no numpy dtype in safetensors' backend
-                try:
-                    a = f.get_tensor(k)
-                except (TypeError, AttributeError, ValueError):
-                    continue
-                if a.tobytes() != sh.raw(k):
-                    errs.append("safe_open %s: data differ" % k)
-    except Exception as e:  # noqa: BLE001 - any failure to open is the finding
-        errs.append("safe_open: %s" % e)
-    return errs
-
-
 def check_index(out):
     errs = []
     if out.wmap != out.where:
@@ -255,7 +163,7 @@ def check_index(out):
     got = out.index.get("metadata", {}).get("total_size")
     if got != total:
         errs.append("total_size %r, tensors hold %d bytes" % (got, total))
-    check(not errs, "%s: index.json weight_map matches the shards, total_size %d"
+    ost.check(not errs, "%s: index.json weight_map matches the shards, total_size %d"
           % (out.dir, total), errs)
 
 
@@ -317,7 +225,7 @@ def check_config(src, dst, torch_dtype, qconfig):
             errs.append("other bytes differ near %r / %r" % (ra[max(0, i - 30):i + 30], rb[max(0, i - 30):i + 30]))
     except (ValueError, AssertionError, IndexError) as e:
         errs.append("config.json: %s" % e)
-    check(not errs, "%s: config.json quantization_config %s, torch_dtype %s, other bytes kept"
+    ost.check(not errs, "%s: config.json quantization_config %s, torch_dtype %s, other bytes kept"
           % (dst, "set" if qconfig else "removed", torch_dtype), errs)
 
 
@@ -334,11 +242,11 @@ def check_copied(src, dst):
         with open(p, "rb") as f, open(q, "rb") as g:
             if f.read() != g.read():
                 errs.append("%s differs" % name)
-    check(not errs, "%s: %s byte-identical" % (dst, ", ".join(COPIED_FILES)), errs)
+    ost.check(not errs, "%s: %s byte-identical" % (dst, ", ".join(COPIED_FILES)), errs)
 
 
 def check_shard_set(src, out):
-    check(src.shard_names == out.shard_names
+    ost.check(src.shard_names == out.shard_names
           and all(os.path.exists(os.path.join(out.dir, s)) for s in src.shard_names),
           "%s: the %d shard names of the input" % (out.dir, len(src.shard_names)),
           ["input %s, output %s" % (src.shard_names, out.shard_names)])
@@ -357,7 +265,7 @@ def check_inventory(src, out, expect):
             got = (out.where[k], t["dtype"], list(t["shape"]))
             if got != expect[k]:
                 errs.append("%s: %s, want %s" % (k, got, expect[k]))
-    check(not errs, "%s: %d tensors, each in its input shard with the expected dtype and shape"
+    ost.check(not errs, "%s: %d tensors, each in its input shard with the expected dtype and shape"
           % (out.dir, len(expect)), errs)
 
 
@@ -381,7 +289,7 @@ def cmd_dequant(src_dir, dst_dir, to):
     n_deq = 0
     for sname in out.shard_names:
         sh = out.shards[sname]
-        errs = sh.layout_errors() + safe_open_check(sh)
+        errs = sh.layout_errors() + ost.safe_open_errors(sh)
         n = 0
         for k in sorted(sh.tensors):
             if k not in expect or k not in src.where:
@@ -400,7 +308,7 @@ def cmd_dequant(src_dir, dst_dir, to):
                     "%s %s, want %s %s" % (got.dtype, got.shape, want.dtype, want.shape)
                 errs.append("%s: %s" % (k, d))
             n += 1
-        check(not errs, "%s: %d tensors bit-identical to numpy (--to %s), layout and safe_open ok"
+        ost.check(not errs, "%s: %d tensors bit-identical to numpy (--to %s), layout and safe_open ok"
               % (sh.path, n, to), errs)
     print("# %d FP8 weights dequantized" % n_deq)
     check_index(out)
@@ -432,7 +340,7 @@ def cmd_quant(src_dir, dst_dir, ue8m0):
     check_inventory(src, out, expect)
     for sname in out.shard_names:
         sh = out.shards[sname]
-        errs = sh.layout_errors() + safe_open_check(sh)
+        errs = sh.layout_errors() + ost.safe_open_errors(sh)
         nq = nc = 0
         for k in sorted(sh.tensors):
             if k.endswith("_scale_inv") and k[:-len("_scale_inv")] in quantized:
@@ -461,7 +369,7 @@ def cmd_quant(src_dir, dst_dir, ue8m0):
                     if out.raw(k) != want.tobytes():
                         errs.append("%s: not cast to %s" % (k, want_dt))
                 nc += 1
-        check(not errs, "%s: %d weights quantized as numpy (%s scales), %d copied, layout and safe_open ok"
+        ost.check(not errs, "%s: %d weights quantized as numpy (%s scales), %d copied, layout and safe_open ok"
               % (sh.path, nq, "ue8m0" if ue8m0 else "float", nc), errs)
     check_index(out)
     qc = dict(QUANT_CONFIG)
@@ -482,7 +390,7 @@ def cmd_layout(a_dir, b_dir):
         ta, tb = a.info(k), b.info(k)
         if (ta["dtype"], ta["shape"]) != (tb["dtype"], tb["shape"]):
             errs.append("%s: %s %s vs %s %s" % (k, ta["dtype"], ta["shape"], tb["dtype"], tb["shape"]))
-    check(not errs, "%s and %s: same %d tensor names, dtypes and shapes"
+    ost.check(not errs, "%s and %s: same %d tensor names, dtypes and shapes"
           % (a_dir, b_dir, len(a.where)), errs)
 
 
@@ -498,7 +406,7 @@ def cmd_same(a_dir, b_dir):
                     ok = x == y
                     if not x:
                         break
-        check(ok, "%s byte-identical to %s" % (q, p))
+        ost.check(ok, "%s byte-identical to %s" % (q, p))
 
 
 def cmd_roundtrip_stats(a_dir, b_dir):
@@ -534,7 +442,7 @@ def cmd_roundtrip_stats(a_dir, b_dir):
           "%d of %d scales changed (%.2f%%), max relative change of a dequantized value %.3g (2^%.2f)"
           % (os.path.basename(a_dir), codes_changed, codes, 100.0 * codes_changed / max(codes, 1), scales_changed, scales,
              100.0 * scales_changed / max(scales, 1), worst, np.log2(worst) if worst > 0 else float("-inf")))
-    check(not errs and codes > 0,
+    ost.check(not errs and codes > 0,
           "%s: dequantized values within one E4M3 rounding (+ BF16 roundings) of %s"
           % (b_dir, a_dir), errs)
 
@@ -606,7 +514,7 @@ def cmd_edge(d, huge):
     with open(sh.path, "r+b") as f:
         def put(name, arr):
             t = sh.tensors[name]
-            data = np.ascontiguousarray(arr).astype(DTYPES[t["dtype"]]).tobytes()
+            data = np.ascontiguousarray(arr).astype(ost.DTYPES[t["dtype"]]).tobytes()
             assert len(data) == nbytes(t)
             f.seek(sh.base + t["data_offsets"][0])
             f.write(data)
@@ -631,7 +539,7 @@ def cmd_edge(d, huge):
             done.append(k)
             if len(done) == 3:
                 break
-    check(len(done) == 3, "%s: edge-case data written into %s" % (sname, ", ".join(done)))
+    ost.check(len(done) == 3, "%s: edge-case data written into %s" % (sname, ", ".join(done)))
 
 
 def main(argv):
@@ -650,7 +558,7 @@ def main(argv):
         cmd_roundtrip_stats(argv[1], argv[2])
     else:
         sys.exit(__doc__)
-    return 1 if n_fail else 0
+    return 1 if ost.failed() else 0
 
 
 if __name__ == "__main__":

@@ -33,22 +33,15 @@ TAP lines, one per file or per check; exits 1 on any failure.
 import json
 import os
 import re
-import struct
 import sys
 
 try:
-    import ml_dtypes  # noqa: F401  (part of the oracle requirements)
     import numpy as np
-    from safetensors import safe_open
+    import oracle_st as ost
 except ImportError as e:  # tests/run.sh skips the oracles without them
     print("# SKIP check_shard.py: %s" % e)
     sys.exit(0)
 
-ITEMSIZE = {
-    "F8_E4M3": 1, "F8_E5M2": 1, "BF16": 2, "F16": 2, "F32": 4, "F64": 8,
-    "BOOL": 1, "U8": 1, "I8": 1, "I16": 2, "U16": 2, "I32": 4, "U32": 4,
-    "I64": 8, "U64": 8,
-}
 # Module key -> (MP name, split dim or None for replicated).
 MAP = {
     "embed_tokens": ("embed", 0),
@@ -83,70 +76,6 @@ LAYER_RE = re.compile(r"^model\.layers\.(\d+)\.")
 EXPERT_RE = re.compile(r"\.experts\.(\d+)\.")
 MP_RE = re.compile(r"^model(\d+)-mp(\d+)\.safetensors$")
 
-n_run = 0
-n_fail = 0
-
-
-def check(ok, what, notes=()):
-    global n_run, n_fail
-    n_run += 1
-    if not ok:
-        n_fail += 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", n_run, what))
-    for line in ([] if ok else list(notes)[:8]):
-        print("#   " + line)
-    if not ok and len(notes) > 8:
-        print("#   ... %d more" % (len(notes) - 8))
-    sys.stdout.flush()
-
-
-# --- safetensors, parsed here -------------------------------------------
-
-class Shard:
-    """One .safetensors file: header parsed here, tensors read on demand."""
-
-    def __init__(self, path):
-        self.path = path
-        self.size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            (n,) = struct.unpack("<Q", f.read(8))
-            hdr = json.loads(f.read(n))
-        self.base = 8 + n
-        self.meta = hdr.pop("__metadata__", None)
-        self.tensors = hdr  # name -> {dtype, shape, data_offsets}
-
-    def layout_errors(self):
-        """Offsets contiguous from 0, sizes = dtype x shape, file size, and
-        safetensors' own reader agreeing on the names."""
-        errs = []
-        spans = sorted((t["data_offsets"][0], t["data_offsets"][1], k)
-                       for k, t in self.tensors.items())
-        pos = 0
-        for b, e, k in spans:
-            t = self.tensors[k]
-            want = int(np.prod(t["shape"], dtype=np.int64)) * ITEMSIZE.get(t["dtype"], 0)
-            if b != pos:
-                errs.append("%s: starts at %d, expected %d" % (k, b, pos))
-            if e - b != want:
-                errs.append("%s: %d bytes for %s %s" % (k, e - b, t["dtype"], t["shape"]))
-            pos = e
-        if self.base + pos != self.size:
-            errs.append("file size %d, header says %d" % (self.size, self.base + pos))
-        try:
-            with safe_open(self.path, framework="numpy") as f:
-                if set(f.keys()) != set(self.tensors):
-                    errs.append("safetensors.safe_open lists other names")
-        except Exception as e:  # noqa: BLE001  (any refusal is a finding)
-            errs.append("safetensors.safe_open: %s" % e)
-        return errs
-
-    def raw(self, name):
-        b, e = self.tensors[name]["data_offsets"]
-        with open(self.path, "rb") as f:
-            f.seek(self.base + b)
-            return f.read(e - b)
-
-
 def shards_of(d):
     """The HF checkpoint in d: {tensor: (Shard, file name)} and the index."""
     index = None
@@ -157,7 +86,7 @@ def shards_of(d):
     where = {}
     shards = {}
     for x in files:
-        sh = Shard(os.path.join(d, x))
+        sh = ost.Shard(os.path.join(d, x))
         shards[x] = sh
         for k in sh.tensors:
             where[k] = x
@@ -184,7 +113,7 @@ def same_bytes(p, q):
 def check_side_files(src, dst):
     missing = [x for x in SIDE_FILES if os.path.exists(os.path.join(src, x))
                and not same_bytes(os.path.join(src, x), os.path.join(dst, x))]
-    check(not missing, "%s: config, tokenizer and generation files copied byte for byte"
+    ost.check(not missing, "%s: config, tokenizer and generation files copied byte for byte"
           % dst, ["%s missing or different" % x for x in missing])
 
 
@@ -247,7 +176,7 @@ def expected_ranks(hf_dir, n, keep_mtp):
         if shape[dim] % n:
             errs.append("%s: dim %d of %s not divisible by %d" % (hf, dim, shape, n))
             continue
-        a = np.frombuffer(raw, dtype=np.uint8).reshape(shape + [ITEMSIZE[t["dtype"]]])
+        a = np.frombuffer(raw, dtype=np.uint8).reshape(shape + [ost.ITEMSIZE[t["dtype"]]])
         step = shape[dim] // n
         for r in range(n):
             sl = [slice(None)] * a.ndim
@@ -263,22 +192,22 @@ def expected_ranks(hf_dir, n, keep_mtp):
 
 def cmd_mp(hf_dir, mp_dir, n, keep_mtp):
     want, errs = expected_ranks(hf_dir, n, keep_mtp)
-    check(not errs, "%s: --mp %d%s is valid under the rules"
+    ost.check(not errs, "%s: --mp %d%s is valid under the rules"
           % (hf_dir, n, " --keep-mtp" if keep_mtp else ""), errs)
     if errs:
         return
     names = ["model%d-mp%d.safetensors" % (r, n) for r in range(n)]
     present = sorted(x for x in os.listdir(mp_dir)
                      if x.endswith(".safetensors") or x.endswith(".index.json"))
-    check(present == sorted(names), "%s: exactly the %d rank files, no index" % (mp_dir, n),
+    ost.check(present == sorted(names), "%s: exactly the %d rank files, no index" % (mp_dir, n),
           ["found %s" % " ".join(present)])
     for r, fname in enumerate(names):
         p = os.path.join(mp_dir, fname)
         if not os.path.exists(p):
-            check(False, "%s: missing" % fname)
+            ost.check(False, "%s: missing" % fname)
             continue
-        sh = Shard(p)
-        errs = sh.layout_errors()
+        sh = ost.Shard(p)
+        errs = sh.layout_errors() + ost.safe_open_errors(sh)
         exp = want[r]
         for k in sorted(set(sh.tensors) | set(exp)):
             if k not in exp:
@@ -297,7 +226,7 @@ def cmd_mp(hf_dir, mp_dir, n, keep_mtp):
         if meta.get("format") != "pt":
             errs.append("__metadata__ format is %r, expected 'pt'" % meta.get("format"))
         dsck = " ".join("%s=%s" % (k, v) for k, v in sorted(meta.items()) if k != "format")
-        check(not errs, "%s: %d tensors as expected (%s)" % (fname, len(exp), dsck or "no dsck keys"),
+        ost.check(not errs, "%s: %d tensors as expected (%s)" % (fname, len(exp), dsck or "no dsck keys"),
               errs)
     check_side_files(hf_dir, mp_dir)
 
@@ -307,13 +236,13 @@ def cmd_hf(orig_dir, hf_dir, merge, max_tensors):
     shards, where, index = shards_of(hf_dir)
     # Each file: valid on its own, and the grouping asked for.
     for x, sh in sorted(shards.items()):
-        errs = sh.layout_errors()
+        errs = sh.layout_errors() + ost.safe_open_errors(sh)
         if max_tensors and len(sh.tensors) > max_tensors:
             errs.append("%d tensors, more than %d" % (len(sh.tensors), max_tensors))
-        check(not errs, "%s/%s: %d tensors, header and data consistent"
+        ost.check(not errs, "%s/%s: %d tensors, header and data consistent"
               % (os.path.basename(hf_dir), x, len(sh.tensors)), errs)
     if merge:
-        check(list(shards) == ["model.safetensors"], "%s: one model.safetensors" % hf_dir,
+        ost.check(list(shards) == ["model.safetensors"], "%s: one model.safetensors" % hf_dir,
               ["found %s" % " ".join(shards)])
     # The index (when there is one) must describe the files.
     errs = []
@@ -331,7 +260,7 @@ def cmd_hf(orig_dir, hf_dir, merge, max_tensors):
         got = index.get("metadata", {}).get("total_size")
         if got != total:
             errs.append("total_size %s, tensors hold %d bytes" % (got, total))
-    check(not errs, "%s: %s" % (hf_dir, "index matches the files" if index is not None
+    ost.check(not errs, "%s: %s" % (hf_dir, "index matches the files" if index is not None
                                  else "single file, no index"), errs)
     # Every tensor of the original, same dtype, shape and bytes; no other.
     errs = []
@@ -352,7 +281,7 @@ def cmd_hf(orig_dir, hf_dir, merge, max_tensors):
                                                       ta["dtype"], ta["shape"]))
         elif a.raw(k) != b.raw(k):
             errs.append("%s: bytes differ" % k)
-    check(not errs, "%s: the %d tensors of %s, byte for byte"
+    ost.check(not errs, "%s: the %d tensors of %s, byte for byte"
           % (hf_dir, len(o_where), orig_dir), errs)
     check_side_files(orig_dir, hf_dir)
 
@@ -368,7 +297,7 @@ def cmd_same(a_dir, b_dir):
             for d, x, y in ((a_dir, la, lb), (b_dir, lb, la)) if set(x) - set(y)]
     errs += ["%s differs" % x for x in la if x in lb and not same_bytes(
         os.path.join(a_dir, x), os.path.join(b_dir, x))]
-    check(not errs, "%s and %s: the same %d files, byte for byte" % (a_dir, b_dir, len(la)),
+    ost.check(not errs, "%s and %s: the same %d files, byte for byte" % (a_dir, b_dir, len(la)),
           errs)
 
 
@@ -379,7 +308,7 @@ def cmd_hash(paths):
             hashes.append(json.load(f).get("model_sha256"))
     first = hashes[0]
     for p, h in zip(paths[1:], hashes[1:]):
-        check(h is not None and h == first, "%s: model_sha256 %s" % (p, (h or "none")[:16]),
+        ost.check(h is not None and h == first, "%s: model_sha256 %s" % (p, (h or "none")[:16]),
               ["expected %s (%s)" % (first, paths[0])])
 
 
@@ -397,7 +326,7 @@ def main(argv):
     else:
         sys.stderr.write(__doc__)
         return 2
-    return 1 if n_fail else 0
+    return 1 if ost.failed() else 0
 
 
 if __name__ == "__main__":

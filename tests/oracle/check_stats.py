@@ -25,28 +25,7 @@ import sys
 import ml_dtypes
 import numpy as np
 
-DTYPES = {
-    "F8_E4M3": ml_dtypes.float8_e4m3fn, "F8_E5M2": ml_dtypes.float8_e5m2,
-    "F8_E8M0": ml_dtypes.float8_e8m0fnu, "BF16": ml_dtypes.bfloat16,
-    "F16": np.float16, "F32": np.float32, "F64": np.float64,
-    "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16,
-    "U16": np.uint16, "I32": np.int32, "U32": np.uint32, "I64": np.int64,
-    "U64": np.uint64,
-}
-
-n_run = 0
-n_fail = 0
-
-
-def check(ok, what, notes=()):
-    global n_run, n_fail
-    n_run += 1
-    if not ok:
-        n_fail += 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", n_run, what))
-    for line in list(notes)[:10]:
-        print("#   " + line)
-    sys.stdout.flush()
+import oracle_st as ost
 
 
 def load_tensors(ckdir):
@@ -64,7 +43,7 @@ def load_tensors(ckdir):
             if name == "__metadata__":
                 continue
             b, e = info["data_offsets"]
-            dt = DTYPES.get(info["dtype"])
+            dt = ost.DTYPES.get(info["dtype"])
             if dt is None:
                 continue
             arr = np.frombuffer(blob[base + b:base + e], dtype=dt)
@@ -108,12 +87,12 @@ def main():
     if not os.path.exists(os.path.join(ckdir, "config.json")):
         rc = subprocess.run([os.path.join(bindir, "dsck-synth"), "--preset", "tiny",
                              "-q", "-o", ckdir]).returncode
-        check(rc == 0, "dsck-synth --preset tiny")
+        ost.check(rc == 0, "dsck-synth --preset tiny")
         if rc:
             return 1
     proc = subprocess.run([os.path.join(bindir, "dsck-inspect"), "--jsonl", "--stats",
                            "-j", "3", ckdir], capture_output=True, text=True)
-    check(proc.returncode == 0 and proc.stderr == "",
+    ost.check(proc.returncode == 0 and proc.stderr == "",
           "dsck-inspect --jsonl --stats exits 0 with a clean stderr")
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
 
@@ -121,7 +100,7 @@ def main():
         cfg = json.load(f)
     block = tuple((cfg.get("quantization_config") or {}).get("weight_block_size", [128, 128]))
     arrays = load_tensors(ckdir)
-    check(len(rows) == len(arrays) and len(rows) > 0,
+    ost.check(len(rows) == len(arrays) and len(rows) > 0,
           "one line per tensor (%d lines, %d tensors)" % (len(rows), len(arrays)))
 
     bad = {"counts": [], "minmax": [], "moments": [], "dequant": []}
@@ -145,13 +124,13 @@ def main():
             for k in ("mean", "std"):
                 if got[k] is None or not close(got[k], want[k], 1e-6):
                     bad["moments"].append("%s: %s %r != %r" % (name, k, got[k], want[k]))
-    check(not bad["counts"], "count/NaN/Inf/zero/finite exact for every tensor", bad["counts"])
-    check(not bad["minmax"], "min/max/absmax exact for every tensor", bad["minmax"])
-    check(not bad["moments"], "mean/std within 1e-6 relative for every tensor", bad["moments"])
-    check(not bad["dequant"] and n_deq > 0,
+    ost.check(not bad["counts"], "count/NaN/Inf/zero/finite exact for every tensor", bad["counts"])
+    ost.check(not bad["minmax"], "min/max/absmax exact for every tensor", bad["minmax"])
+    ost.check(not bad["moments"], "mean/std within 1e-6 relative for every tensor", bad["moments"])
+    ost.check(not bad["dequant"] and n_deq > 0,
           "every FP8 weight with a scale was dequantized (%d)" % n_deq, bad["dequant"])
-    print("# %d checks, %d failed" % (n_run, n_fail))
-    return 1 if n_fail else 0
+    print("# %d checks, %d failed" % (ost.checks(), ost.failed()))
+    return 1 if ost.failed() else 0
 
 
 if __name__ == "__main__":
