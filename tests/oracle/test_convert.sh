@@ -18,33 +18,10 @@ if ! python3 -c 'import numpy, safetensors, ml_dtypes' 2>/dev/null; then
 	exit 0
 fi
 
-n=0
-fail=0
-# tap OK DESC: one TAP line, numbered across the whole script
-tap() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fail=1
-	fi
-}
-# py ARGS...: run check_convert.py, renumber its TAP lines into ours; a
-# non-zero exit without a failing line still counts as a failure
+. "$here/tap.inc"
+# py ARGS...: check_convert.py ARGS, its TAP lines folded into ours
 py() {
-	local out rc=0 line notok=0
-	out=$(python3 "$check" "$@" 2>&1) || rc=$?
-	while IFS= read -r line; do
-		case $line in
-		"ok "*) n=$((n + 1)); echo "ok $n - ${line#* - }" ;;
-		"not ok "*) n=$((n + 1)); echo "not ok $n - ${line#* - }"; notok=1; fail=1 ;;
-		*) echo "$line" ;;
-		esac
-	done <<<"$out"
-	if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
-		tap 1 "check_convert.py $1 exited $rc"
-	fi
+	py_tap "check_convert.py $1" "$check" "$@"
 }
 # conv DESC ARGS...: dsck-convert -q ARGS, exit status as one TAP line
 conv() {

@@ -31,35 +31,7 @@ if [ ! -x "$bin/dsck-run" ]; then
 	exit 0
 fi
 
-n=0
-fail=0
-# tap OK DESC: one TAP line, numbered across the whole script
-tap() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fail=1
-	fi
-}
-# py DESC ARGS...: run python3 ARGS, renumber its TAP lines into ours; a
-# non-zero exit without a failing line still counts as a failure
-py() {
-	local desc=$1 out rc=0 line notok=0
-	shift
-	out=$(python3 "$@" 2>&1) || rc=$?
-	while IFS= read -r line; do
-		case $line in
-		"ok "*) n=$((n + 1)); echo "ok $n - ${line#* - }" ;;
-		"not ok "*) n=$((n + 1)); echo "not ok $n - ${line#* - }"; notok=1; fail=1 ;;
-		*) echo "$line" ;;
-		esac
-	done <<<"$out"
-	if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
-		tap 1 "$desc exited $rc"
-	fi
-}
+. "$here/tap.inc"
 
 # field JSON EXPR: a value of a case file, EXPR in terms of c
 field() {
@@ -232,10 +204,10 @@ for cf in "${cases[@]}"; do
 		[ "$rc" -ne 0 ] || ran=$((ran + 1))
 	done
 	if [ "$ran" -eq 2 ]; then
-		py "compare $name" "$compare" "$cf" "$tmp/$name.naive.npy" "$tmp/$name.absorb.npy"
+		py_tap "compare $name" "$compare" "$cf" "$tmp/$name.naive.npy" "$tmp/$name.absorb.npy"
 		if [ "$mtp" -eq 1 ]; then
 			# RT-R11: the MTP block against one built from model.py's modules
-			py "compare $name MTP" "$compare_mtp" "$cf" "$tmp/$name.naive.mtp.npy" \
+			py_tap "compare $name MTP" "$compare_mtp" "$cf" "$tmp/$name.naive.mtp.npy" \
 				"$tmp/$name.absorb.mtp.npy"
 		fi
 	fi
@@ -255,7 +227,7 @@ for cf in "${cases[@]}"; do
 				[ "$rc" -ne 0 ] || ran=$((ran + 1))
 			done
 			if [ "$ran" -eq 2 ]; then
-				py "compare $name mp$np" "$compare" "$cf" "$tmp/$name.mp$np.naive.npy" \
+				py_tap "compare $name mp$np" "$compare" "$cf" "$tmp/$name.mp$np.naive.npy" \
 					"$tmp/$name.mp$np.absorb.npy"
 			fi
 		done
@@ -275,7 +247,7 @@ for cf in "${cases[@]}"; do
 		"$bin/dsck-run" logits -m "$dir" --tokens "$tokens" --all-positions --attn absorb \
 			-q -o "$tmp/$name.yarnoff.npy" || rc=$?
 		tap "$rc" "dsck-run logits $name with YaRN off exits 0"
-		[ "$rc" -ne 0 ] || py "YaRN off $name" "$yarn_off" "$cf" "$tmp/$name.yarnoff.npy"
+		[ "$rc" -ne 0 ] || py_tap "YaRN off $name" "$yarn_off" "$cf" "$tmp/$name.yarnoff.npy"
 	fi
 	rm -rf "$dir" "$tmp/$name".*
 done
