@@ -14,7 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.inc"
 tap_init convert "${2:-}"
 cv="$bin/dsck-convert"
-edit() { python3 "$here/../e2e/stedit.py" "$@"; }
+tool=$cv
+. "$here/plan_tool.inc"
 
 mnt="$tmp/mnt"
 mounted=0
@@ -31,63 +32,10 @@ ok $? "reference conversion --to bf16"
 
 # --- helpers ---------------------------------------------------------------
 
-# run ARGS...: dsck-convert with stdout/stderr in $tmp/out, $tmp/err; sets rc
-run() {
-	"$cv" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
-lines() { wc -l <"$1"; }
-
-# usage_fail DESC ARGS...: exit 2, nothing on stdout, one message line and
-# one hint line pointing at --help
-usage_fail() {
-	local what=$1
-	shift
-	run "$@"
-	[ "$rc" -eq 2 ] && [ ! -s "$tmp/out" ] && [ "$(lines "$tmp/err")" -eq 2 ] &&
-		head -n1 "$tmp/err" | grep -q '^dsck-convert: ' &&
-		tail -n1 "$tmp/err" | grep -q -- '--help'
-	ok $? "$what: exit 2, one line and a hint (exit $rc)"
-}
-
-# one_error CODE PATTERN: the last run exited CODE with nothing on stdout and
-# exactly one "dsck-convert: error: " line on stderr matching PATTERN (ERE)
-one_error() {
-	[ "$rc" -eq "$1" ] && [ ! -s "$tmp/out" ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
-		grep -q '^dsck-convert: error: ' "$tmp/err" && grep -qE -- "$2" "$tmp/err"
-}
-
-# no_final DIR: DIR holds nothing under a final name and no temporaries
-# (a missing DIR qualifies; the state file of a failed run may stay)
-no_final() {
-	[ -z "$(ls -A "$1" 2>/dev/null | grep -v '^\.dsck-convert\.state$')" ]
-}
-# no_tmp DIR: no ".NAME.dsck-tmp-XXXXXX" left
-no_tmp() { ! ls -A "$1" 2>/dev/null | grep -q 'dsck-tmp'; }
-# finals_complete DIR: every final-named file in DIR is the reference's file
-finals_complete() {
-	local p
-	for p in "$1"/*; do
-		[ -e "$p" ] || continue
-		cmp -s "$p" "$ref/${p##*/}" || return 1
-	done
-}
 # same_as_ref DIR: the same files as the reference, byte for byte, and
 # nothing else (no temporaries, no state file)
 same_as_ref() {
 	[ "$(ls -A "$1")" = "$(ls -A "$ref")" ] && finals_complete "$1"
-}
-# kill_when DIR FILE ARGS...: start a conversion into DIR, SIGKILL it once
-# DIR/FILE exists (or at once when it has ended); sets krc
-kill_when() {
-	local d=$1 f=$2
-	shift 2
-	"$cv" "$@" >/dev/null 2>&1 &
-	local pid=$!
-	while [ ! -e "$d/$f" ] && kill -0 "$pid" 2>/dev/null; do :; done
-	kill -9 "$pid" 2>/dev/null
-	{ wait "$pid"; } 2>/dev/null
-	krc=$?
 }
 shard() { printf 'model-%05d-of-00005.safetensors' "$1"; }
 # flip FILE OFFSET: xor one byte (negative OFFSET counts from the end)

@@ -14,7 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.inc"
 tap_init shard "${2:-}"
 shd="$bin/dsck-shard"
-edit() { python3 "$here/../e2e/stedit.py" "$@"; }
+tool=$shd
+. "$here/plan_tool.inc"
 
 rm -rf "$tmp/tiny" "$tmp/big"
 "$bin/dsck-synth" --preset tiny -q -o "$tmp/tiny" >/dev/null || { ok 1 "synth tiny"; exit 1; }
@@ -28,32 +29,6 @@ ok $? "reference run --mp 4 on tiny"
 
 # --- helpers ---------------------------------------------------------------
 
-# run ARGS...: dsck-shard with stdout/stderr in $tmp/out, $tmp/err; sets rc
-run() {
-	"$shd" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
-lines() { wc -l <"$1"; }
-
-# usage_fail DESC ARGS...: exit 2, nothing on stdout, one message line and
-# one hint line pointing at --help
-usage_fail() {
-	local what=$1
-	shift
-	run "$@"
-	[ "$rc" -eq 2 ] && [ ! -s "$tmp/out" ] && [ "$(lines "$tmp/err")" -eq 2 ] &&
-		head -n1 "$tmp/err" | grep -q '^dsck-shard: ' &&
-		tail -n1 "$tmp/err" | grep -q -- '--help'
-	ok $? "$what: exit 2, one line and a hint (exit $rc)"
-}
-
-# one_error CODE PATTERN: the last run exited CODE with nothing on stdout and
-# exactly one "dsck-shard: error: " line on stderr matching PATTERN (ERE)
-one_error() {
-	[ "$rc" -eq "$1" ] && [ ! -s "$tmp/out" ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
-		grep -q '^dsck-shard: error: ' "$tmp/err" && grep -qE -- "$2" "$tmp/err"
-}
-
 # refused N LIST PATTERN: the last run refused N ranks: exit 1, nothing on
 # stdout, the error line (naming a tensor) matching PATTERN, then the valid
 # rank counts LIST
@@ -63,12 +38,6 @@ refused() {
 		[ "$(tail -n1 "$tmp/err")" = "valid rank counts for this checkpoint: $2" ]
 }
 
-no_tmp() { ! ls -A "$1" 2>/dev/null | grep -q 'dsck-tmp'; }
-# no_final DIR: DIR holds nothing under a final name and no temporaries
-# (a missing DIR qualifies; the state file of a failed run may stay)
-no_final() {
-	[ -z "$(ls -A "$1" 2>/dev/null | grep -v '^\.dsck-shard\.state$')" ]
-}
 # same_files A B: the same file names, byte for byte, and nothing else (no
 # temporaries, no state file)
 same_files() {
@@ -77,26 +46,6 @@ same_files() {
 	for p in "$2"/*; do
 		cmp -s "$p" "$1/${p##*/}" || return 1
 	done
-}
-# finals_complete DIR: every final-named file in DIR is the reference's file
-finals_complete() {
-	local p
-	for p in "$1"/*; do
-		[ -e "$p" ] || continue
-		cmp -s "$p" "$ref/${p##*/}" || return 1
-	done
-}
-# kill_when DIR FILE ARGS...: start dsck-shard, SIGKILL it once DIR/FILE
-# exists (or at once when it has ended); sets krc
-kill_when() {
-	local d=$1 f=$2
-	shift 2
-	"$shd" "$@" >/dev/null 2>&1 &
-	local pid=$!
-	while [ ! -e "$d/$f" ] && kill -0 "$pid" 2>/dev/null; do :; done
-	kill -9 "$pid" 2>/dev/null
-	{ wait "$pid"; } 2>/dev/null
-	krc=$?
 }
 # sthdr FILE: the tensor names of a safetensors file, one a line, sorted
 sthdr() {
