@@ -232,6 +232,9 @@ python3 - "$bin" "$work" "$here/run_model_py.py" "${DSCK_TORCH_PYTHON:-/tmp/tfen
 import json, os, re, struct, subprocess, sys, time
 
 bin, work, mp_runner, torch_py, ds = sys.argv[1:6]
+sys.path.insert(0, os.path.dirname(mp_runner))
+import benchlib as bl  # noqa: E402
+
 ckpt = os.path.join(work, "small")
 run = os.path.join(bin, "dsck-run")
 cores = os.cpu_count()
@@ -303,16 +306,6 @@ for fn in sorted(os.listdir(ckpt)):
         active += b
 
 
-def drop_caches():  # True when the kernel let us
-    os.sync()
-    try:
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("3\n")
-        return True
-    except OSError:
-        return False
-
-
 def membw(threads):
     out = subprocess.run([os.path.join(work, "membw"), str(threads), "1024"],
                          capture_output=True, text=True, check=True).stdout
@@ -339,7 +332,7 @@ def dsck(tokens, n):
 
 
 load0 = os.getloadavg()[0]
-dropped = drop_caches()
+dropped = bl.drop_caches()
 cold = dsck(prompt, N_GEN)
 warms = [dsck(prompt, N_GEN) for _ in range(2)]
 warm = max(warms, key=lambda r: r["dt"])
@@ -359,20 +352,9 @@ ceiling = 1 / (active_fp8 / min(fp8rate, bw) + (active - active_fp8) / bw)
 floor = bw / active
 
 # the peer
-why = None
-if not (os.path.isfile(torch_py) and os.access(torch_py, os.X_OK)):
-    why = f"no python at {torch_py} (set DSCK_TORCH_PYTHON)"
-elif not os.path.isfile(os.path.join(ds, "inference", "model.py")):
-    why = f"no DeepSeek-V3 checkout at {ds} (set DSCK_DEEPSEEK_V3)"
-else:
-    chk = subprocess.run([torch_py, "-c", "import torch, safetensors, numpy"],
-                         capture_output=True, text=True)
-    if chk.returncode:
-        why = f"{torch_py} cannot import torch, safetensors, numpy: " + \
-              (chk.stderr.strip().splitlines() or ["?"])[-1]
+why = bl.torch_peer(torch_py, ds, "model.py", ("torch", "safetensors", "numpy"))
 if why is None:
-    g = subprocess.run(["git", "-C", ds, "rev-parse", "HEAD"], capture_output=True, text=True)
-    commit = g.stdout.strip() if g.returncode == 0 else "unknown (no git metadata)"
+    commit = bl.git_commit(ds)
     cmd = [torch_py, mp_runner, ckpt, "--deepseek", ds,
            "--tokens", ",".join(map(str, prompt)), "-n", str(N_GEN),
            "--prefill-tokens", ",".join(map(str, long_prompt))]

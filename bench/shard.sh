@@ -28,22 +28,22 @@
 #   bench/shard.sh [BUILD]  (default build/)
 set -eu
 bin=$(cd "${1:-build}" && pwd)/bin
+here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/dsck-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 "$bin/dsck-synth" --preset small --experts 64 -q -o "$work/small" >/dev/null
 "$bin/dsck-synth" --preset tiny -q -o "$work/tiny" >/dev/null
 
 python3 - "$bin" "$work" "${DSCK_TORCH_PYTHON:-/tmp/tfenv/bin/python}" \
-	"${DSCK_DEEPSEEK_V3:-/tmp/dsv3}" <<'PY'
-import ctypes, ctypes.util, hashlib, json, os, re, shutil, struct, subprocess, sys, time
-from concurrent.futures import ThreadPoolExecutor
+	"${DSCK_DEEPSEEK_V3:-/tmp/dsv3}" "$here" <<'PY'
+import hashlib, json, os, re, shutil, struct, subprocess, sys, time
 
-libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-libc.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-SYNC_FILE_RANGE_WRITE = 2
 MP, EXPERTS = 8, 64
 
-bin, work, torch_py, ds = sys.argv[1:5]
+bin, work, torch_py, ds, here = sys.argv[1:6]
+sys.path.insert(0, here)
+import benchlib as bl  # noqa: E402
+
 preset = os.path.join(work, "small")
 src = os.path.join(work, "small-nomtp")
 out = os.path.join(work, "out")
@@ -109,85 +109,13 @@ n_tensors, n_files = strip_mtp(preset, src)
 shutil.rmtree(preset)
 names = sorted(f for f in os.listdir(src) if f.endswith(".safetensors"))
 in_size = sum(os.path.getsize(os.path.join(src, f)) for f in names)
+inputs = [os.path.join(src, f) for f in names]
+dropped = bl.drop_caches()
 
 
-def drop_caches():  # True when the kernel let us; then every run starts cold
-    os.sync()
-    try:
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("3\n")
-        return True
-    except OSError:
-        return False
-
-
-def prepare(d):  # no output left, nothing dirty, same cache state each time
-    shutil.rmtree(d, ignore_errors=True)
-    if not drop_caches():
-        subprocess.run(["sh", "-c", 'cat "$@" >/dev/null', "cat"] +
-                       [os.path.join(src, f) for f in names], check=True)
-
-
-dropped = drop_caches()
-
-
-def run(cmd, d, cwd=None):  # wall time, peak RSS (KiB), CPU s of one child (wait4)
-    prepare(d)
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = p.stderr.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    dt = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {cmd}\n{err.decode(errors='replace')[-2000:]}")
-    return dt, ru.ru_maxrss, ru.ru_utime + ru.ru_stime
-
-
-CHUNK = 2 << 20
-DATA = memoryview(os.urandom(CHUNK))  # incompressible bytes to write
-
-
-def read_one(path):
-    buf = memoryview(bytearray(CHUNK))
-    fd = os.open(path, os.O_RDONLY)
-    while os.readv(fd, [buf]):
-        pass
-    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    os.close(fd)
-
-
-def write_one(job):
-    """out_size bytes: writeback started after each chunk, fdatasync at the
-    end, then the pages dropped (dsck-shard's pattern)."""
-    path, out_size = job
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    pos = 0
-    while pos < out_size:
-        w = os.write(fd, DATA[:min(CHUNK, out_size - pos)])
-        libc.sync_file_range(fd, pos, w, SYNC_FILE_RANGE_WRITE)
-        pos += w
-    os.fdatasync(fd)
-    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    os.close(fd)
-
-
-def floor(sizes):
-    """All reads and all writes at once, as many threads for each as cores."""
-    d = os.path.join(work, "floor")
-    prepare(d)
-    os.makedirs(d)
-    reads = sorted((os.path.join(src, f) for f in names), key=os.path.getsize, reverse=True)
-    writes = sorted(((os.path.join(d, f), n) for f, n in sizes.items()), key=lambda j: -j[1])
-    n = os.cpu_count()
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(n) as rx, ThreadPoolExecutor(n) as wx:
-        fr = [rx.submit(read_one, p) for p in reads]
-        fw = [wx.submit(write_one, j) for j in writes]
-        for f in fr + fw:
-            f.result()
-    dt = time.perf_counter() - t0
-    shutil.rmtree(d)
-    return dt
+def run(cmd, d, cwd=None):  # every run starts from the same cache state, no output left
+    bl.prepare(d, inputs)
+    return bl.run(cmd, cwd=cwd)
 
 
 ranks = [f"model{r}-mp{MP}.safetensors" for r in range(MP)]
@@ -200,28 +128,17 @@ for _ in range(3):  # alternate, so both see the same machine state
     rss = max(rss, r)
     if best_s is None or t < best_s:
         best_s, cpu_s = t, c
-    t = floor(sizes)
+    t = bl.io_floor(inputs, sizes, os.path.join(work, "floor"))
     best_f = t if best_f is None else min(best_f, t)
 out_size = sum(sizes.values())
 dsck_out = os.path.join(work, "out-dsck")
 os.rename(out, dsck_out)
 
 # the peer
-why = None
-if not (os.path.isfile(torch_py) and os.access(torch_py, os.X_OK)):
-    why = f"no python at {torch_py} (set DSCK_TORCH_PYTHON)"
-elif not os.path.isfile(os.path.join(ds, "inference", "convert.py")):
-    why = f"no DeepSeek-V3 checkout at {ds} (set DSCK_DEEPSEEK_V3)"
-else:
-    chk = subprocess.run([torch_py, "-c", "import torch, safetensors, tqdm"],
-                         capture_output=True, text=True)
-    if chk.returncode:
-        why = f"{torch_py} cannot import torch, safetensors, tqdm: " + \
-              (chk.stderr.strip().splitlines() or ["?"])[-1]
+why = bl.torch_peer(torch_py, ds, "convert.py", ("torch", "safetensors", "tqdm"))
 commit = "?"
 if why is None:
-    g = subprocess.run(["git", "-C", ds, "rev-parse", "HEAD"], capture_output=True, text=True)
-    commit = g.stdout.strip() if g.returncode == 0 else "unknown (no git metadata)"
+    commit = bl.git_commit(ds)
     inf = os.path.join(ds, "inference")
     py_out = os.path.join(work, "out-py")
     t_py, rss_py, cpu_py = run([torch_py, "convert.py", "--hf-ckpt-path", src, "--save-path",
