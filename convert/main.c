@@ -8,6 +8,7 @@
  * stdout unless asked (--dry-run, --json); progress and the summary line go
  * to stderr.
  */
+#include "arith.h"
 #include "ckpt.h"
 #include "convert_plan.h"
 #include "plan.h"
@@ -114,7 +115,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, scale_set = 0;
-	char *end;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":j:nfqh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -156,8 +156,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return usage_error("--max-shard-size takes a size such as 5GB, 4GiB or 500MB");
 			break;
 		case 'j': {
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > 1024)
+			uint64_t v;
+			if (dsck_u64_parse(optarg, 1024, &v) || v < 1)
 				return usage_error("-j needs a thread count from 1 to 1024");
 			o->threads = (unsigned)v;
 			break;

@@ -8,6 +8,7 @@
  * (output.c). Exit codes: 0 ok (findings included), 1 invalid input,
  * 2 usage, 3 I/O (formats.md, exit codes).
  */
+#include "arith.h"
 #include "inspect.h"
 
 #include "progress.h"
@@ -79,10 +80,8 @@ static int usage_error(const char *fmt, const char *what)
 /* Thread count: 1..DSCK_STATS_MAX_THREADS. */
 static int parse_threads(const char *s, int *out)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > DSCK_STATS_MAX_THREADS)
+	uint64_t v;
+	if (dsck_u64_parse(s, DSCK_STATS_MAX_THREADS, &v) || v < 1)
 		return -1;
 	*out = (int)v;
 	return 0;

@@ -12,9 +12,7 @@
 #define BLAS_MIN_TOKENS 4
 /* FP8 rows go through the several-token row kernel below this many
  * tokens, through dequantized tiles and sgemm from it on. */
-#ifndef FP8_ROWS_MAX_TOKENS
 #define FP8_ROWS_MAX_TOKENS 16
-#endif
 #define BLAS_TILE_ROWS 32
 
 #include <errno.h>

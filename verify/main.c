@@ -10,6 +10,7 @@
  * --scan: NaN/Inf over all data, and zero, negative or non-finite scales.
  * Exit 0 when everything matches, 4 with any finding, 1/2/3 on errors.
  */
+#include "arith.h"
 #include "check.h"
 #include "ckpt.h"
 #include "manifest.h"
@@ -244,7 +245,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	char *end;
+	uint64_t v;
 	memset(o, 0, sizeof *o);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":j:qh", longopts, NULL)) != -1) {
@@ -253,9 +254,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_MC: o->manifest_check = optarg; break;
 		case 's': o->scan = 1; break;
 		case 'j':
-			o->threads = (int)strtol(optarg, &end, 10);
-			if (*end || o->threads < 1 || o->threads > 1024)
+			if (dsck_u64_parse(optarg, 1024, &v) || v < 1)
 				return usage_error("-j needs a thread count from 1 to 1024");
+			o->threads = (int)v;
 			break;
 		case OPT_JSON: o->json = 1; break;
 		case OPT_PROGRESS:
