@@ -806,9 +806,9 @@ static void swiglu(float *a, const float *b, size_t n)
 /*
  * DeepSeekMoE (RT-R7): x [S, dim] -> y [S, dim]. Pool runs, not one per
  * expert: the gate with the shared expert's w1 and w3; then for each group
- * of routed experts (at most max(S, 64) routed rows, so buffers stay
- * O(S)), their w1 and w3 in one run and their w2 (with the shared w2 in
- * the first) in another. Expert outputs are added in id order, as model.py
+ * of routed experts (at most max(S, min(64, S * K)) routed rows, so
+ * buffers stay O(S)), their w1 and w3 in one run and their w2 (with the
+ * shared w2 in the first) in another. Expert outputs are added in id order, as model.py
  * adds them.
  */
 static enum dsck_err moe(const struct dsck_model *m, const struct dsck_layer *L,
@@ -818,7 +818,9 @@ static enum dsck_err moe(const struct dsck_model *m, const struct dsck_layer *L,
 	uint64_t E = c->n_routed_experts, K = c->num_experts_per_tok, D = m->dim;
 	uint64_t I = c->moe_intermediate_size, SI = L->has_shared ? L->sw1.rows : 0;
 	uint64_t G = c->n_group > 0 ? c->n_group : 1;
-	size_t cap = S > 64 ? S : 64; /* routed rows per group; >= S: an expert fits */
+	/* routed rows per group: at least S (an expert's rows fit), at most the
+	 * S * K a call can route, 64 in between */
+	size_t cap = S * K < 64 ? S * K : S > 64 ? S : 64;
 	uint64_t e_end = m->expert0 + m->expert_n;
 	float *scores = malloc(S * E * sizeof *scores), *sel = malloc(E * sizeof *sel);
 	float *bias = malloc(E * sizeof *bias), *gs = malloc(G * sizeof *gs);
